@@ -1,0 +1,96 @@
+// Package atomicfile writes files so that a reader sees the old content or
+// the new, never a part: data goes to a temp file in the same directory,
+// is synced, and is renamed over the destination.
+package atomicfile
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// File is a temp file that becomes the destination on Commit.
+type File struct {
+	*os.File
+	dest string
+	done bool
+}
+
+// Create opens a temp file beside dest (created with perm before umask).
+// Call Commit to put it in place, or Abort (safe after Commit) to drop it.
+func Create(dest string, perm os.FileMode) (*File, error) {
+	dir := filepath.Dir(dest)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(dest)+".chopplan-*")
+	if err != nil {
+		return nil, err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return nil, err
+	}
+	return &File{File: tmp, dest: dest}, nil
+}
+
+// Commit syncs the temp file, renames it over the destination and syncs
+// the directory so the rename survives a crash.
+func (f *File) Commit() error {
+	if f.done {
+		return fmt.Errorf("atomicfile: %s already committed or aborted", f.dest)
+	}
+	f.done = true
+	if err := f.Sync(); err != nil {
+		f.File.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.File.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), f.dest); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(f.dest)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// Abort removes the temp file; the destination is untouched.
+func (f *File) Abort() {
+	if f.done {
+		return
+	}
+	f.done = true
+	f.File.Close()
+	os.Remove(f.Name())
+}
+
+// WriteFile writes data to path atomically, creating parent directories
+// with mode 0700 when they are missing.
+func WriteFile(path string, data []byte, perm os.FileMode) error {
+	return Write(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// Write fills path atomically from fill.
+func Write(path string, perm os.FileMode, fill func(io.Writer) error) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := Create(path, perm)
+	if err != nil {
+		return err
+	}
+	if err := fill(f); err != nil {
+		f.Abort()
+		return err
+	}
+	return f.Commit()
+}

@@ -1,0 +1,170 @@
+package tunnel
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/chopplan/chopplan/internal/atomicfile"
+)
+
+// AgentBinary is one agent executable that can be shipped to a target.
+type AgentBinary struct {
+	OS, Arch string
+	Path     string
+	SHA256   string // hex sha256 of the uncompressed file: the cache key on targets
+	Size     int64
+
+	gzOnce sync.Once
+	gz     []byte
+	gzErr  error
+}
+
+// Compressed returns the binary gzip-compressed, made once per process and
+// kept in the user's cache directory so later runs skip the work.
+func (b *AgentBinary) Compressed() ([]byte, error) {
+	b.gzOnce.Do(func() { b.gz, b.gzErr = b.compress() })
+	return b.gz, b.gzErr
+}
+
+func (b *AgentBinary) compress() ([]byte, error) {
+	cache := ""
+	if dir, err := os.UserCacheDir(); err == nil {
+		cache = filepath.Join(dir, "chopplan", "agent-"+b.SHA256+".gz")
+		if data, err := os.ReadFile(cache); err == nil {
+			return data, nil
+		}
+	}
+	f, err := os.Open(b.Path)
+	if err != nil {
+		return nil, fmt.Errorf("tunnel: agent binary: %w", err)
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if _, err := io.Copy(zw, f); err != nil {
+		return nil, fmt.Errorf("tunnel: compressing agent binary: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	if cache != "" {
+		_ = atomicfile.WriteFile(cache, buf.Bytes(), 0o600)
+	}
+	return buf.Bytes(), nil
+}
+
+// AgentBinaries finds agent executables by target platform: the running
+// executable for its own platform, and chopplan-OS-ARCH files in Dir for
+// the others (`make build` writes linux/amd64 and linux/arm64 to dist/).
+type AgentBinaries struct {
+	// Dir holds chopplan-OS-ARCH executables. Empty means $CHOPPLAN_AGENT_DIR,
+	// else the directory of the running executable.
+	Dir string
+
+	mu    sync.Mutex
+	found map[string]*AgentBinary
+}
+
+var (
+	defaultBinaries     *AgentBinaries
+	defaultBinariesOnce sync.Once
+)
+
+// DefaultAgentBinaries is the process-wide set, shared so that each binary
+// is hashed and compressed at most once.
+func DefaultAgentBinaries() *AgentBinaries {
+	defaultBinariesOnce.Do(func() { defaultBinaries = &AgentBinaries{} })
+	return defaultBinaries
+}
+
+// Self returns the running executable as an agent binary.
+func (a *AgentBinaries) Self() (*AgentBinary, error) {
+	return a.For(runtime.GOOS, runtime.GOARCH)
+}
+
+// For returns the agent binary for goos/goarch, or an error naming what is
+// missing and where it was looked for.
+func (a *AgentBinaries) For(goos, goarch string) (*AgentBinary, error) {
+	key := goos + "-" + goarch
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if b, ok := a.found[key]; ok {
+		return b, nil
+	}
+	var path string
+	if goos == runtime.GOOS && goarch == runtime.GOARCH {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("tunnel: finding own executable: %w", err)
+		}
+		path = exe
+	} else {
+		dir := a.dir()
+		path = filepath.Join(dir, "chopplan-"+key)
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("tunnel: no agent for %s/%s: %s is missing (run `make build`, or set CHOPPLAN_AGENT_DIR to a directory holding chopplan-%s)", goos, goarch, path, key)
+		}
+	}
+	b, err := hashBinary(path)
+	if err != nil {
+		return nil, err
+	}
+	b.OS, b.Arch = goos, goarch
+	if a.found == nil {
+		a.found = map[string]*AgentBinary{}
+	}
+	a.found[key] = b
+	return b, nil
+}
+
+// Platforms lists the OS-ARCH pairs available without error.
+func (a *AgentBinaries) Platforms() []string {
+	out := []string{runtime.GOOS + "-" + runtime.GOARCH}
+	matches, _ := filepath.Glob(filepath.Join(a.dir(), "chopplan-*-*"))
+	for _, m := range matches {
+		p := filepath.Base(m)[len("chopplan-"):]
+		if p != out[0] {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out[1:])
+	return out
+}
+
+func (a *AgentBinaries) dir() string {
+	if a.Dir != "" {
+		return a.Dir
+	}
+	if d := os.Getenv("CHOPPLAN_AGENT_DIR"); d != "" {
+		return d
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "."
+	}
+	return filepath.Dir(exe)
+}
+
+func hashBinary(path string) (*AgentBinary, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("tunnel: agent binary: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return nil, fmt.Errorf("tunnel: hashing agent binary %s: %w", path, err)
+	}
+	return &AgentBinary{Path: path, SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}, nil
+}
