@@ -1,0 +1,334 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// ClientConfig says who the client talks to and what it expects.
+type ClientConfig struct {
+	// Host names the target in every error and output line.
+	Host string
+	// Self is this controller's hello. Depth and MaxDepth tell the agent
+	// where it sits in a chain of via tunnels.
+	Self Hello
+	// Build, when set, is the build identity the agent must report: the
+	// binary that was started. A different one is a VersionError.
+	Build string
+}
+
+// Client is the controller's end of one agent. It is safe for use by many
+// goroutines; calls are multiplexed over the one stream.
+type Client struct {
+	host  string
+	c     *conn
+	peer  Hello
+	next  atomic.Uint32
+	dead  chan struct{} // closed when the stream has ended
+	cause error         // why, set before dead is closed
+
+	mu    sync.Mutex
+	calls map[uint32]*clientCall
+}
+
+// CallOptions are the optional parts of a call.
+type CallOptions struct {
+	// Check runs the function in check mode: it reports, it changes nothing.
+	Check bool
+	// In is streamed to the call's data stream (a put's content, stdin).
+	In io.Reader
+	// Out receives the call's data stream back (a fetch's content). The
+	// call returns after Out has had all of it.
+	Out io.Writer
+	// Output receives live output as it arrives: stream 1 is stdout, 2 is
+	// stderr. It runs on the client's reader and must not block for long.
+	Output func(stream int, p []byte)
+}
+
+type clientCall struct {
+	fn     string
+	done   chan struct{}
+	value  cty.Value
+	err    error
+	output func(int, []byte)
+	recv   *recvStream
+	send   *sendStream
+}
+
+// NewClient performs the handshake on rw and starts the client. When ctx
+// ends before the agent answers, rw is closed and ctx's error returned.
+func NewClient(ctx context.Context, rw io.ReadWriteCloser, cfg ClientConfig) (*Client, error) {
+	cl := &Client{host: cfg.Host, c: newConn(cfg.Host, rw), dead: make(chan struct{}), calls: map[uint32]*clientCall{}}
+	self := cfg.Self
+	self.Protocol = ProtocolVersion
+	hb, _ := json.Marshal(self)
+
+	type answer struct {
+		h   Hello
+		err error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		if err := cl.c.send(frameHello, 0, hb); err != nil {
+			ch <- answer{err: &StartError{Host: cfg.Host, Reason: "writing the handshake: " + err.Error()}}
+			return
+		}
+		h, err := readHello(cfg.Host, cl.c.r)
+		ch <- answer{h, err}
+	}()
+	var a answer
+	select {
+	case a = <-ch:
+	case <-ctx.Done():
+		cl.c.close()
+		return nil, fmt.Errorf("agent: handshake with %s: %w", cfg.Host, ctx.Err())
+	}
+	if a.err != nil {
+		cl.c.close()
+		return nil, a.err
+	}
+	if a.h.Protocol != ProtocolVersion || (cfg.Build != "" && a.h.Build != cfg.Build) {
+		cl.c.close()
+		return nil, &VersionError{Host: cfg.Host, Controller: self, Agent: a.h}
+	}
+	cl.peer = a.h
+	go cl.readLoop()
+	return cl, nil
+}
+
+// Peer is the agent's hello: its version, build, OS, architecture and pid.
+func (cl *Client) Peer() Hello { return cl.peer }
+
+// Done is closed when the connection has ended; Err then says why.
+func (cl *Client) Done() <-chan struct{} { return cl.dead }
+
+// Err is why the connection ended, or nil while it is up.
+func (cl *Client) Err() error {
+	select {
+	case <-cl.dead:
+		return cl.cause
+	default:
+		return nil
+	}
+}
+
+// Close ends the connection; the agent sees end of input and exits,
+// killing what it started. Calls in flight fail with a ConnError.
+func (cl *Client) Close() error {
+	cl.c.close()
+	<-cl.dead
+	return nil
+}
+
+// Call runs the function name on the agent with args (an object, or
+// cty.NilVal for none) and returns its result. A failure on the target is
+// a *RemoteError; a lost connection is a *ConnError. Cancelling ctx cancels
+// the call on the agent, which kills what the call started.
+func (cl *Client) Call(ctx context.Context, name string, args cty.Value, opts *CallOptions) (cty.Value, error) {
+	if len(name) > 255 {
+		return cty.NilVal, fmt.Errorf("agent: function name %.40q… longer than 255 bytes", name)
+	}
+	if opts == nil {
+		opts = &CallOptions{}
+	}
+	ab, err := EncodeValue(args)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	id := cl.next.Add(1)
+	call := &clientCall{fn: name, done: make(chan struct{}), output: opts.Output}
+	var flags byte
+	if opts.Check {
+		flags |= flagCheck
+	}
+	if opts.In != nil {
+		flags |= flagSendData
+		call.send = newSendStream(cl.c, id)
+	}
+	if opts.Out != nil {
+		flags |= flagWantData
+		call.recv = newRecvStream(cl.c, id)
+	}
+	cl.mu.Lock()
+	if err := cl.Err(); err != nil {
+		cl.mu.Unlock()
+		return cty.NilVal, err
+	}
+	cl.calls[id] = call
+	cl.mu.Unlock()
+
+	if err := cl.c.sendBody(frameCall, id, callHead(name, flags), ab); err != nil {
+		cl.forget(id)
+		return cty.NilVal, cl.connErr(err)
+	}
+	if call.send != nil {
+		go func() {
+			_, err := call.send.ReadFrom(opts.In)
+			if !errors.Is(err, errStreamClosed) {
+				call.send.close(err)
+			}
+		}()
+	}
+	var outDone chan error
+	if call.recv != nil {
+		outDone = make(chan error, 1)
+		go func() {
+			_, err := call.recv.WriteTo(opts.Out)
+			outDone <- err
+		}()
+	}
+
+	select {
+	case <-call.done:
+	case <-ctx.Done():
+		cl.forget(id)
+		cl.c.send(frameCancel, id)
+		call.abort(ctx.Err())
+		return cty.NilVal, fmt.Errorf("agent: %s on %s: %w", name, cl.host, ctx.Err())
+	}
+	if call.send != nil {
+		call.send.abort(errStreamClosed)
+	}
+	if outDone != nil {
+		select {
+		case err := <-outDone:
+			if err != nil && call.err == nil {
+				call.err = fmt.Errorf("agent: %s on %s: data stream: %w", name, cl.host, err)
+			}
+		case <-ctx.Done():
+			call.abort(ctx.Err())
+			return cty.NilVal, fmt.Errorf("agent: %s on %s: %w", name, cl.host, ctx.Err())
+		}
+	}
+	return call.value, call.err
+}
+
+func (c *clientCall) abort(err error) {
+	if c.send != nil {
+		c.send.abort(err)
+	}
+	if c.recv != nil {
+		c.recv.end(err)
+	}
+}
+
+func (cl *Client) forget(id uint32) {
+	cl.mu.Lock()
+	delete(cl.calls, id)
+	cl.mu.Unlock()
+}
+
+func (cl *Client) lookup(id uint32) *clientCall {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return cl.calls[id]
+}
+
+func (cl *Client) connErr(err error) error {
+	if e := cl.Err(); e != nil {
+		return e
+	}
+	return &ConnError{Host: cl.host, Err: err}
+}
+
+// readLoop reads frames until the stream ends, then fails every call in
+// flight with the reason.
+func (cl *Client) readLoop() {
+	err := cl.read()
+	if errors.Is(err, io.EOF) {
+		err = errors.New("the agent closed the connection (it exited or was killed)")
+	}
+	if _, ok := err.(*ConnError); !ok {
+		err = &ConnError{Host: cl.host, Err: err}
+	}
+	cl.mu.Lock()
+	cl.cause = err
+	calls := cl.calls
+	cl.calls = map[uint32]*clientCall{}
+	close(cl.dead)
+	cl.mu.Unlock()
+	cl.c.close()
+	for _, call := range calls {
+		call.err = err
+		call.abort(err)
+		close(call.done)
+	}
+}
+
+func (cl *Client) read() error {
+	b := bodies{limit: MaxBody}
+	protocolErr := func(format string, args ...any) error {
+		return &ProtocolError{Host: cl.host, Reason: fmt.Sprintf(format, args...)}
+	}
+	for {
+		f, err := readFrame(cl.c.r)
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, os.ErrClosed) {
+				return err
+			}
+			return protocolErr("%v", err)
+		}
+		switch f.typ {
+		case framePart:
+			if !b.add(f.id, f.payload) {
+				return protocolErr("result of call %d larger than %d bytes", f.id, MaxBody)
+			}
+		case frameResult:
+			body, ok := b.finish(f.id, f.payload)
+			if !ok {
+				return protocolErr("result of call %d larger than %d bytes", f.id, MaxBody)
+			}
+			cl.mu.Lock()
+			call := cl.calls[f.id]
+			delete(cl.calls, f.id)
+			cl.mu.Unlock()
+			if call == nil {
+				continue // cancelled and forgotten
+			}
+			call.value, call.err = decodeResult(cl.host, call.fn, body)
+			if call.err != nil {
+				if _, remote := call.err.(*RemoteError); !remote {
+					err := protocolErr("call %d (%s): %v", f.id, call.fn, call.err)
+					call.err = &ConnError{Host: cl.host, Err: err}
+					close(call.done)
+					return err
+				}
+			}
+			close(call.done)
+		case frameOutput:
+			if call := cl.lookup(f.id); call != nil && call.output != nil && len(f.payload) > 0 {
+				call.output(int(f.payload[0]), f.payload[1:])
+			}
+		case frameData:
+			if call := cl.lookup(f.id); call != nil {
+				if call.recv == nil {
+					return protocolErr("data for call %d, which asked for none", f.id)
+				}
+				if !call.recv.push(f.payload) {
+					return protocolErr("call %d sent data beyond its flow-control window", f.id)
+				}
+			}
+		case frameDataEnd:
+			if call := cl.lookup(f.id); call != nil && call.recv != nil {
+				call.recv.end(streamEndError(f.payload))
+			}
+		case frameWindow:
+			if call := cl.lookup(f.id); call != nil && call.send != nil {
+				if len(f.payload) != 4 {
+					return protocolErr("malformed window frame")
+				}
+				call.send.addWindow(int(f.payload[0])<<24 | int(f.payload[1])<<16 | int(f.payload[2])<<8 | int(f.payload[3]))
+			}
+		default:
+			return protocolErr("unexpected %s frame", f.typ)
+		}
+	}
+}

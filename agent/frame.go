@@ -1,0 +1,103 @@
+package agent
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+)
+
+// A frame on the wire:
+//
+//	uint32 length   big-endian, counts type, id and payload
+//	uint8  type
+//	uint32 id       the call it belongs to (0 for the handshake)
+//	[]byte payload  at most MaxFramePayload bytes
+//
+// Values larger than one frame travel as framePart frames followed by the
+// frame that completes them (frameCall, frameResult).
+const (
+	frameHeaderLen  = 9
+	MaxFramePayload = 1 << 20
+	// dataChunk is the largest file-stream chunk a sender puts in one frame.
+	dataChunk = 256 << 10
+)
+
+type frameType uint8
+
+const (
+	frameHello   frameType = iota + 1 // payload: JSON Hello
+	framePart                         // payload: a part of the next Call or Result body
+	frameCall                         // payload: last part of a call body
+	frameResult                       // payload: last part of a result body
+	frameCancel                       // no payload
+	frameOutput                       // payload: stream byte, then live output bytes
+	frameData                         // payload: file-stream bytes
+	frameDataEnd                      // payload: empty, or an error message that aborts the stream
+	frameWindow                       // payload: uint32 bytes of credit for the call's data stream
+	frameTypeEnd
+)
+
+var frameNames = [...]string{"", "hello", "part", "call", "result", "cancel", "output", "data", "data-end", "window"}
+
+func (t frameType) String() string {
+	if t > 0 && t < frameTypeEnd {
+		return frameNames[t]
+	}
+	return fmt.Sprintf("frame-type-%d", uint8(t))
+}
+
+type frame struct {
+	typ     frameType
+	id      uint32
+	payload []byte
+}
+
+// ProtocolError is a malformed, oversized or truncated frame, or a frame
+// that breaks the protocol's rules. It ends the tunnel it arrived on.
+type ProtocolError struct {
+	Host   string
+	Reason string
+}
+
+func (e *ProtocolError) Error() string {
+	return fmt.Sprintf("agent: protocol error from %s: %s", e.Host, e.Reason)
+}
+
+// readFrame reads one frame. The payload is freshly allocated; its size is
+// bounded by MaxFramePayload before any allocation.
+func readFrame(r *bufio.Reader) (frame, error) {
+	var hdr [frameHeaderLen]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		if err == io.ErrUnexpectedEOF {
+			return frame{}, fmt.Errorf("truncated frame header")
+		}
+		return frame{}, err
+	}
+	n := binary.BigEndian.Uint32(hdr[0:4])
+	if n < frameHeaderLen-4 {
+		return frame{}, fmt.Errorf("frame length %d is shorter than its header", n)
+	}
+	size := int(n) - (frameHeaderLen - 4)
+	if size > MaxFramePayload {
+		return frame{}, fmt.Errorf("frame of %d bytes exceeds the %d-byte limit", size, MaxFramePayload)
+	}
+	f := frame{typ: frameType(hdr[4]), id: binary.BigEndian.Uint32(hdr[5:9])}
+	if f.typ == 0 || f.typ >= frameTypeEnd {
+		return frame{}, fmt.Errorf("unknown frame type %d", hdr[4])
+	}
+	if size > 0 {
+		f.payload = make([]byte, size)
+		if _, err := io.ReadFull(r, f.payload); err != nil {
+			return frame{}, fmt.Errorf("truncated %s frame: %v", f.typ, err)
+		}
+	}
+	return f, nil
+}
+
+// appendFrameHeader appends the header of a frame whose payload is size bytes.
+func appendFrameHeader(b []byte, t frameType, id uint32, size int) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(size+frameHeaderLen-4))
+	b = append(b, byte(t))
+	return binary.BigEndian.AppendUint32(b, id)
+}

@@ -1,0 +1,102 @@
+package agent
+
+import (
+	"fmt"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Call flags, the first byte of a call body.
+const (
+	flagCheck    = 1 << iota // check mode
+	flagSendData             // the controller streams data with the call
+	flagWantData             // the controller reads a data stream back
+)
+
+// Result status, the first byte of a result body.
+const (
+	statusOK     = 0
+	statusFailed = 1
+)
+
+// MaxBody bounds a call's or result's body (its arguments or its value),
+// the largest allocation a peer can cause. Larger data belongs in a data
+// stream, which is flow-controlled.
+const MaxBody = 256 << 20
+
+// callHead encodes the part of a call body before the arguments.
+func callHead(name string, flags byte) []byte {
+	return append([]byte{flags, byte(len(name))}, name...)
+}
+
+// parseCall splits a call body into flags, name and encoded arguments.
+func parseCall(b []byte) (flags byte, name string, args []byte, err error) {
+	if len(b) < 2 || len(b) < 2+int(b[1]) {
+		return 0, "", nil, fmt.Errorf("truncated call")
+	}
+	n := int(b[1])
+	return b[0], string(b[2 : 2+n]), b[2+n:], nil
+}
+
+var errorType = cty.Object(map[string]cty.Type{
+	"kind": cty.String, "message": cty.String, "detail": cty.String, "value": cty.DynamicPseudoType,
+})
+
+// encodeResult makes a result body from what a handler returned.
+func encodeResult(v cty.Value, rerr *RemoteError) ([]byte, error) {
+	if rerr == nil {
+		b, err := EncodeValue(v)
+		if err != nil {
+			return nil, err
+		}
+		return append([]byte{statusOK}, b...), nil
+	}
+	ev := rerr.Value
+	if ev == cty.NilVal {
+		ev = cty.NullVal(cty.DynamicPseudoType)
+	}
+	obj := cty.ObjectVal(map[string]cty.Value{
+		"kind":    cty.StringVal(rerr.Kind),
+		"message": cty.StringVal(rerr.Message),
+		"detail":  cty.StringVal(rerr.Detail),
+		"value":   ev,
+	})
+	b, err := EncodeValue(obj)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte{statusFailed}, b...), nil
+}
+
+// decodeResult reads a result body into a value or a *RemoteError.
+func decodeResult(host, fn string, b []byte) (cty.Value, error) {
+	if len(b) == 0 {
+		return cty.NilVal, fmt.Errorf("empty result")
+	}
+	v, err := DecodeValue(b[1:])
+	if err != nil {
+		return cty.NilVal, err
+	}
+	switch b[0] {
+	case statusOK:
+		return v, nil
+	case statusFailed:
+		if v.IsNull() || !v.Type().Equals(errorType) || !v.IsWhollyKnown() {
+			return cty.NilVal, fmt.Errorf("malformed error result of type %s", v.Type().FriendlyName())
+		}
+		re := &RemoteError{Host: host, Func: fn, Value: v.GetAttr("value")}
+		for _, f := range []struct {
+			dst  *string
+			name string
+		}{{&re.Kind, "kind"}, {&re.Message, "message"}, {&re.Detail, "detail"}} {
+			if a := v.GetAttr(f.name); !a.IsNull() {
+				*f.dst = a.AsString()
+			}
+		}
+		if re.Value.IsNull() {
+			re.Value = cty.NilVal
+		}
+		return cty.NilVal, re
+	}
+	return cty.NilVal, fmt.Errorf("unknown result status %d", b[0])
+}

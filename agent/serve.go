@@ -1,0 +1,284 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// drainTimeout bounds how long the agent waits, once its controller has
+// gone, for cancelled calls to kill what they started and return.
+const drainTimeout = 5 * time.Second
+
+// Serve runs the agent side of the protocol on rw (normally stdin and
+// stdout) until the controller closes the stream. self describes this
+// agent; its Depth and MaxDepth are taken from the controller's hello.
+func Serve(rw io.ReadWriteCloser, funcs Functions, self Hello) error {
+	s := &server{c: newConn("controller", rw), funcs: funcs, calls: map[uint32]*serverCall{}}
+	s.bodies.limit = MaxBody
+	defer s.c.close()
+
+	peer, err := readHello("controller", s.c.r)
+	if err != nil {
+		return err
+	}
+	self.Protocol = ProtocolVersion
+	self.Depth, self.MaxDepth = peer.Depth, peer.MaxDepth
+	if self.OS == "" {
+		self.OS, self.Arch, self.PID = runtime.GOOS, runtime.GOARCH, os.Getpid()
+	}
+	s.self = self
+	hb, _ := json.Marshal(self)
+	if err := s.c.send(frameHello, 0, hb); err != nil {
+		return err
+	}
+	if peer.Protocol != ProtocolVersion {
+		return &VersionError{Host: "controller", Controller: peer, Agent: self}
+	}
+	err = s.loop()
+	s.shutdown()
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
+}
+
+type server struct {
+	c      *conn
+	funcs  Functions
+	self   Hello
+	bodies bodies
+
+	mu    sync.Mutex
+	calls map[uint32]*serverCall
+	wg    sync.WaitGroup
+}
+
+func (s *server) loop() error {
+	for {
+		f, err := readFrame(s.c.r)
+		if err != nil {
+			return err
+		}
+		switch f.typ {
+		case framePart:
+			if !s.bodies.add(f.id, f.payload) {
+				return fmt.Errorf("call %d: body larger than %d bytes", f.id, MaxBody)
+			}
+		case frameCall:
+			body, ok := s.bodies.finish(f.id, f.payload)
+			if !ok {
+				return fmt.Errorf("call %d: body larger than %d bytes", f.id, MaxBody)
+			}
+			if err := s.start(f.id, body); err != nil {
+				return err
+			}
+		case frameCancel:
+			if sc := s.call(f.id); sc != nil {
+				sc.cancel()
+			}
+		case frameData:
+			if sc := s.call(f.id); sc != nil && sc.recv != nil {
+				if !sc.recv.push(f.payload) {
+					return fmt.Errorf("call %d: data beyond the flow-control window", f.id)
+				}
+			}
+		case frameDataEnd:
+			if sc := s.call(f.id); sc != nil && sc.recv != nil {
+				sc.recv.end(streamEndError(f.payload))
+			}
+		case frameWindow:
+			if sc := s.call(f.id); sc != nil && sc.send != nil && len(f.payload) == 4 {
+				sc.send.addWindow(int(f.payload[0])<<24 | int(f.payload[1])<<16 | int(f.payload[2])<<8 | int(f.payload[3]))
+			}
+		default:
+			return fmt.Errorf("unexpected %s frame from the controller", f.typ)
+		}
+	}
+}
+
+func streamEndError(payload []byte) error {
+	if len(payload) == 0 {
+		return nil
+	}
+	return fmt.Errorf("sender aborted the stream: %s", payload)
+}
+
+func (s *server) call(id uint32) *serverCall {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[id]
+}
+
+func (s *server) start(id uint32, body []byte) error {
+	flags, name, args, err := parseCall(body)
+	if err != nil {
+		return fmt.Errorf("call %d: %v", id, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	sc := &serverCall{s: s, id: id, name: name, ctx: ctx, cancel: cancel, check: flags&flagCheck != 0}
+	if flags&flagSendData != 0 {
+		sc.recv = newRecvStream(s.c, id)
+	}
+	if flags&flagWantData != 0 {
+		sc.send = newSendStream(s.c, id)
+	}
+	s.mu.Lock()
+	if _, dup := s.calls[id]; dup {
+		s.mu.Unlock()
+		cancel()
+		return fmt.Errorf("call id %d reused while in flight", id)
+	}
+	s.calls[id] = sc
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go sc.run(args)
+	return nil
+}
+
+// shutdown cancels every call, because the controller is gone, and waits
+// a bounded time for them to clean up.
+func (s *server) shutdown() {
+	s.mu.Lock()
+	for _, sc := range s.calls {
+		sc.cancel()
+		if sc.recv != nil {
+			sc.recv.end(errors.New("controller went away"))
+		}
+		if sc.send != nil {
+			sc.send.abort(errors.New("controller went away"))
+		}
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(drainTimeout):
+	}
+}
+
+// serverCall is one call running in the agent; it is its CallContext.
+type serverCall struct {
+	s      *server
+	id     uint32
+	name   string
+	ctx    context.Context
+	cancel context.CancelFunc
+	check  bool
+	recv   *recvStream
+	send   *sendStream
+}
+
+func (sc *serverCall) run(args []byte) {
+	defer sc.s.wg.Done()
+	v, rerr := sc.invoke(args)
+	if sc.send != nil {
+		if rerr != nil {
+			sc.send.close(errors.New(rerr.Message))
+		} else {
+			sc.send.close(nil)
+		}
+	}
+	if sc.ctx.Err() != nil && rerr == nil {
+		// Cancelled but the handler ignored it: still report it as such.
+		rerr = &RemoteError{Kind: KindCancelled, Message: "cancelled"}
+	}
+	body, err := encodeResult(v, rerr)
+	if err != nil {
+		body, _ = encodeResult(cty.NilVal, &RemoteError{Kind: KindFailed, Message: "result could not be encoded: " + err.Error()})
+	}
+	sc.s.mu.Lock()
+	delete(sc.s.calls, sc.id)
+	sc.s.mu.Unlock()
+	sc.cancel()
+	sc.s.c.sendBody(frameResult, sc.id, nil, body)
+}
+
+func (sc *serverCall) invoke(args []byte) (v cty.Value, rerr *RemoteError) {
+	defer func() {
+		if p := recover(); p != nil {
+			v, rerr = cty.NilVal, &RemoteError{Kind: KindPanic, Message: fmt.Sprintf("panic: %v", p), Detail: string(debug.Stack())}
+		}
+	}()
+	h, ok := sc.s.funcs.Lookup(sc.name)
+	if !ok {
+		return cty.NilVal, &RemoteError{Kind: KindUnknownFunction, Message: fmt.Sprintf("no function %q on this agent (%s)", sc.name, sc.s.self)}
+	}
+	a, err := DecodeValue(args)
+	if err != nil {
+		return cty.NilVal, &RemoteError{Kind: KindBadArguments, Message: err.Error()}
+	}
+	v, err = h(sc, a)
+	if err == nil {
+		return v, nil
+	}
+	var re *RemoteError
+	if errors.As(err, &re) {
+		out := *re
+		if out.Kind == "" {
+			out.Kind = KindFailed
+		}
+		if out.Value == cty.NilVal {
+			out.Value = v
+		}
+		return cty.NilVal, &out
+	}
+	kind := KindFailed
+	if sc.ctx.Err() != nil {
+		kind = KindCancelled
+	}
+	return cty.NilVal, &RemoteError{Kind: kind, Message: err.Error(), Value: v}
+}
+
+func (sc *serverCall) Context() context.Context { return sc.ctx }
+func (sc *serverCall) Check() bool              { return sc.check }
+func (sc *serverCall) Depth() int               { return sc.s.self.Depth }
+func (sc *serverCall) MaxDepth() int            { return sc.s.self.MaxDepth }
+func (sc *serverCall) Stdout() io.Writer        { return outputWriter{sc, 1} }
+func (sc *serverCall) Stderr() io.Writer        { return outputWriter{sc, 2} }
+
+func (sc *serverCall) Recv() io.Reader {
+	if sc.recv == nil {
+		return eofReader{}
+	}
+	return sc.recv
+}
+
+func (sc *serverCall) Send() io.Writer {
+	if sc.send == nil {
+		return io.Discard
+	}
+	return sc.send
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+// outputWriter sends live output of a call as output frames.
+type outputWriter struct {
+	sc     *serverCall
+	stream byte
+}
+
+func (w outputWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		chunk := p[:min(len(p), MaxFramePayload-1)]
+		if err := w.sc.s.c.send(frameOutput, w.sc.id, []byte{w.stream}, chunk); err != nil {
+			return n - len(p), err
+		}
+		p = p[len(chunk):]
+	}
+	return n, nil
+}

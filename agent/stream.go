@@ -1,0 +1,253 @@
+package agent
+
+import (
+	"errors"
+	"io"
+	"sync"
+)
+
+// Flow control for a call's data stream, the same in both directions: the
+// receiver grants the sender initialWindow bytes when the call starts and
+// more as it consumes them, so a receiver never buffers more than
+// initialWindow bytes of one stream, however slow its consumer.
+const initialWindow = 4 << 20
+
+// errStreamClosed reports a write to a stream whose call has ended.
+var errStreamClosed = errors.New("data stream closed")
+
+// recvStream buffers the incoming data of one call.
+type recvStream struct {
+	c  *conn
+	id uint32
+
+	mu       sync.Mutex
+	cond     sync.Cond
+	chunks   [][]byte
+	off      int // read offset into chunks[0]
+	buffered int // bytes in chunks, never more than the window granted
+	eof      bool
+	err      error // an abort from the sender, or a local failure
+	consumed int   // bytes read since the last window update
+}
+
+func newRecvStream(c *conn, id uint32) *recvStream {
+	s := &recvStream{c: c, id: id}
+	s.cond.L = &s.mu
+	return s
+}
+
+// push adds a chunk that arrived; false means the sender overran its window.
+func (s *recvStream) push(p []byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.eof || s.err != nil {
+		return true // late data after an abort: drop it
+	}
+	if s.buffered+len(p) > initialWindow {
+		return false
+	}
+	s.chunks = append(s.chunks, p)
+	s.buffered += len(p)
+	s.cond.Signal()
+	return true
+}
+
+// end marks the end of the stream: clean when err is nil.
+func (s *recvStream) end(err error) {
+	s.mu.Lock()
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	s.eof = true
+	s.cond.Broadcast()
+	s.mu.Unlock()
+}
+
+func (s *recvStream) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	for len(s.chunks) == 0 && !s.eof && s.err == nil {
+		s.cond.Wait()
+	}
+	if s.err != nil {
+		err := s.err
+		s.mu.Unlock()
+		return 0, err
+	}
+	if len(s.chunks) == 0 {
+		s.mu.Unlock()
+		return 0, io.EOF
+	}
+	n := copy(p, s.chunks[0][s.off:])
+	s.off += n
+	if s.off == len(s.chunks[0]) {
+		s.chunks[0] = nil
+		s.chunks = s.chunks[1:]
+		s.off = 0
+	}
+	grant := s.take(n)
+	s.mu.Unlock()
+	s.grant(grant)
+	return n, nil
+}
+
+// WriteTo hands whole chunks to w, saving a copy on the hot path of put
+// and fetch.
+func (s *recvStream) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		s.mu.Lock()
+		for len(s.chunks) == 0 && !s.eof && s.err == nil {
+			s.cond.Wait()
+		}
+		if s.err != nil {
+			err := s.err
+			s.mu.Unlock()
+			return total, err
+		}
+		if len(s.chunks) == 0 {
+			s.mu.Unlock()
+			return total, nil
+		}
+		chunk := s.chunks[0][s.off:]
+		s.chunks[0] = nil
+		s.chunks = s.chunks[1:]
+		s.off = 0
+		grant := s.take(len(chunk))
+		s.mu.Unlock()
+		n, err := w.Write(chunk)
+		total += int64(n)
+		s.grant(grant)
+		if err != nil {
+			s.end(err)
+			return total, err
+		}
+	}
+}
+
+// take records n bytes consumed and returns the credit to grant back now:
+// in quarter-window steps, so updates stay rare.
+func (s *recvStream) take(n int) int {
+	s.buffered -= n
+	s.consumed += n
+	if s.consumed < initialWindow/4 {
+		return 0
+	}
+	g := s.consumed
+	s.consumed = 0
+	return g
+}
+
+func (s *recvStream) grant(n int) {
+	if n > 0 {
+		var b [4]byte
+		b[0], b[1], b[2], b[3] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+		s.c.send(frameWindow, s.id, b[:])
+	}
+}
+
+// sendStream writes the outgoing data of one call within the window the
+// receiver granted.
+type sendStream struct {
+	c  *conn
+	id uint32
+
+	mu     sync.Mutex
+	cond   sync.Cond
+	window int
+	err    error // set when the stream may no longer be written
+	ended  bool
+}
+
+func newSendStream(c *conn, id uint32) *sendStream {
+	s := &sendStream{c: c, id: id, window: initialWindow}
+	s.cond.L = &s.mu
+	return s
+}
+
+func (s *sendStream) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		s.mu.Lock()
+		for s.window == 0 && s.err == nil {
+			s.cond.Wait()
+		}
+		if s.err != nil {
+			err := s.err
+			s.mu.Unlock()
+			return written, err
+		}
+		n := min(len(p), s.window, dataChunk)
+		s.window -= n
+		s.mu.Unlock()
+		if err := s.c.send(frameData, s.id, p[:n]); err != nil {
+			s.abort(err)
+			return written, err
+		}
+		written += n
+		p = p[n:]
+	}
+	return written, nil
+}
+
+// ReadFrom sends r's content in full chunks: one read, one frame.
+func (s *sendStream) ReadFrom(r io.Reader) (int64, error) {
+	buf := make([]byte, dataChunk)
+	var total int64
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			w, werr := s.Write(buf[:n])
+			total += int64(w)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+func (s *sendStream) addWindow(n int) {
+	s.mu.Lock()
+	s.window += n
+	s.cond.Broadcast()
+	s.mu.Unlock()
+}
+
+// close ends the stream for the receiver: cleanly when err is nil, else
+// as an abort carrying err's message.
+func (s *sendStream) close(err error) {
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return
+	}
+	s.ended = true
+	if s.err == nil {
+		s.err = errStreamClosed
+	}
+	s.cond.Broadcast()
+	s.mu.Unlock()
+	var msg []byte
+	if err != nil {
+		msg = []byte(err.Error())
+		if len(msg) == 0 {
+			msg = []byte("aborted")
+		}
+	}
+	s.c.send(frameDataEnd, s.id, msg)
+}
+
+// abort stops writers without telling the receiver (the call is gone).
+func (s *sendStream) abort(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.cond.Broadcast()
+	s.mu.Unlock()
+}

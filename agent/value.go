@@ -1,0 +1,168 @@
+package agent
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/zclconf/go-cty/cty"
+	ctymsgpack "github.com/zclconf/go-cty/cty/msgpack"
+)
+
+// maxValueDepth bounds the nesting of a decoded value. Deeper values are
+// refused before decoding, so a hostile peer cannot exhaust the stack.
+const maxValueDepth = 64
+
+// EncodeValue encodes v with its type (cty's msgpack form of a dynamic
+// value). A nil value encodes as null.
+func EncodeValue(v cty.Value) ([]byte, error) {
+	if v == cty.NilVal {
+		v = cty.NullVal(cty.DynamicPseudoType)
+	}
+	if v.IsMarked() {
+		// Marks (sensitive) are a controller concept and never cross the wire.
+		v, _ = v.UnmarkDeep()
+	}
+	b, err := ctymsgpack.Marshal(v, cty.DynamicPseudoType)
+	if err != nil {
+		return nil, fmt.Errorf("agent: encoding value: %w", err)
+	}
+	return b, nil
+}
+
+// DecodeValue decodes bytes written by EncodeValue. It first checks that
+// every length the bytes declare fits in the bytes themselves and that the
+// nesting stays shallow, because the decoder allocates by declared length.
+func DecodeValue(b []byte) (cty.Value, error) {
+	if err := checkMsgpack(b, maxValueDepth); err != nil {
+		return cty.NilVal, fmt.Errorf("agent: malformed value: %w", err)
+	}
+	v, err := ctymsgpack.Unmarshal(b, cty.DynamicPseudoType)
+	if err != nil {
+		return cty.NilVal, fmt.Errorf("agent: malformed value: %w", err)
+	}
+	return v, nil
+}
+
+// checkMsgpack walks one msgpack object without decoding it and fails when
+// a declared length exceeds the bytes that remain, when the nesting exceeds
+// maxDepth, or when bytes are left over.
+func checkMsgpack(b []byte, maxDepth int) error {
+	// pending[i] counts the objects still to read at nesting level i.
+	pending := make([]uint64, 1, 8)
+	pending[0] = 1
+	p := 0
+	for len(pending) > 0 {
+		if pending[len(pending)-1] == 0 {
+			pending = pending[:len(pending)-1]
+			continue
+		}
+		pending[len(pending)-1]--
+		if p >= len(b) {
+			return fmt.Errorf("truncated at byte %d", p)
+		}
+		c := b[p]
+		p++
+		var skip, children uint64
+		switch {
+		case c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3:
+		case c >= 0x80 && c <= 0x8f:
+			children = 2 * uint64(c&0x0f)
+		case c >= 0x90 && c <= 0x9f:
+			children = uint64(c & 0x0f)
+		case c >= 0xa0 && c <= 0xbf:
+			skip = uint64(c & 0x1f)
+		default:
+			n, width, kind, err := msgpackHeader(c, b[p:])
+			if err != nil {
+				return fmt.Errorf("at byte %d: %w", p-1, err)
+			}
+			p += width
+			switch kind {
+			case 's':
+				skip = n
+			case 'a':
+				children = n
+			case 'm':
+				children = 2 * n
+			}
+		}
+		rest := uint64(len(b) - p)
+		if skip > rest || children > rest {
+			return fmt.Errorf("length %d at byte %d exceeds the %d bytes left", max(skip, children), p, rest)
+		}
+		p += int(skip)
+		if children > 0 {
+			if len(pending) >= maxDepth {
+				return fmt.Errorf("nesting deeper than %d", maxDepth)
+			}
+			pending = append(pending, children)
+		}
+	}
+	if p != len(b) {
+		return fmt.Errorf("%d bytes after the value", len(b)-p)
+	}
+	return nil
+}
+
+// msgpackHeader decodes the length part of a msgpack type byte c: n is the
+// payload length ('s': bytes to skip) or element count ('a' array, 'm' map),
+// width the header bytes it consumed after c.
+func msgpackHeader(c byte, b []byte) (n uint64, width int, kind byte, err error) {
+	fixed := func(size int) (uint64, int, byte, error) { return uint64(size), 0, 's', nil }
+	lenOf := func(w int, k byte, extra uint64) (uint64, int, byte, error) {
+		if len(b) < w {
+			return 0, 0, 0, fmt.Errorf("truncated length")
+		}
+		var v uint64
+		switch w {
+		case 1:
+			v = uint64(b[0])
+		case 2:
+			v = uint64(binary.BigEndian.Uint16(b))
+		case 4:
+			v = uint64(binary.BigEndian.Uint32(b))
+		}
+		return v + extra, w, k, nil
+	}
+	switch c {
+	case 0xcc, 0xd0:
+		return fixed(1)
+	case 0xcd, 0xd1:
+		return fixed(2)
+	case 0xca, 0xce, 0xd2:
+		return fixed(4)
+	case 0xcb, 0xcf, 0xd3:
+		return fixed(8)
+	case 0xd4:
+		return fixed(2)
+	case 0xd5:
+		return fixed(3)
+	case 0xd6:
+		return fixed(5)
+	case 0xd7:
+		return fixed(9)
+	case 0xd8:
+		return fixed(17)
+	case 0xc4, 0xd9:
+		return lenOf(1, 's', 0)
+	case 0xc5, 0xda:
+		return lenOf(2, 's', 0)
+	case 0xc6, 0xdb:
+		return lenOf(4, 's', 0)
+	case 0xc7:
+		return lenOf(1, 's', 1)
+	case 0xc8:
+		return lenOf(2, 's', 1)
+	case 0xc9:
+		return lenOf(4, 's', 1)
+	case 0xdc:
+		return lenOf(2, 'a', 0)
+	case 0xdd:
+		return lenOf(4, 'a', 0)
+	case 0xde:
+		return lenOf(2, 'm', 0)
+	case 0xdf:
+		return lenOf(4, 'm', 0)
+	}
+	return 0, 0, 0, fmt.Errorf("invalid msgpack type byte 0x%02x", c)
+}

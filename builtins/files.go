@@ -1,0 +1,354 @@
+package builtins
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"syscall"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/chopplan/chopplan/agent"
+	"github.com/chopplan/chopplan/internal/atomicfile"
+)
+
+// StatType is the shape of the stat builtin's result.
+var StatType = cty.Object(map[string]cty.Type{
+	"path": cty.String, "exists": cty.Bool, "type": cty.String, "size": cty.Number, "mode": cty.Number,
+	"uid": cty.Number, "gid": cty.Number, "owner": cty.String, "group": cty.String,
+	"mtime": cty.Number, "sha256": cty.String, "link_target": cty.String,
+})
+
+// TransferType is the shape of put's and fetch's results.
+var TransferType = cty.Object(map[string]cty.Type{
+	"path": cty.String, "size": cty.Number, "sha256": cty.String, "mode": cty.Number, "changed": cty.Bool,
+})
+
+// WalkType is the shape of one entry of the walk builtin's result.
+var WalkType = cty.Object(map[string]cty.Type{
+	"path": cty.String, "type": cty.String, "mode": cty.Number, "size": cty.Number, "link_target": cty.String,
+})
+
+func init() {
+	MustRegister(Spec{
+		Name: "stat",
+		Doc:  "Describes a path: existence, type, size, mode, owner, mtime, and with checksum = true the sha256 of a regular file.",
+		Args: []Arg{
+			{Name: "path", Type: cty.String, Required: true},
+			{Name: "checksum", Type: cty.Bool, Default: cty.False},
+		},
+		Result: StatType, CheckMode: true, Idempotent: true,
+		Run: func(_ agent.CallContext, args cty.Value) (cty.Value, error) {
+			return Stat(argString(args, "path"), argBool(args, "checksum"))
+		},
+	})
+	MustRegister(Spec{
+		Name: "put",
+		Doc:  "Receives a file's content on the call's data stream (size bytes, then their sha256) and installs it atomically; with no dest, in a new temp file.",
+		Args: []Arg{
+			{Name: "dest", Type: cty.String, Doc: "the path to write; null for a new temp file"},
+			{Name: "size", Type: cty.Number, Required: true},
+			{Name: "mode", Type: cty.Number, Doc: "permission bits; null keeps an existing file's, else 0644"},
+			{Name: "owner", Type: cty.String},
+			{Name: "group", Type: cty.String},
+			{Name: "attrs_only", Type: cty.Bool, Default: cty.False, Doc: "the content is already right: set mode and owner only"},
+		},
+		Result: TransferType, CheckMode: true, Idempotent: true,
+		Run: put,
+	})
+	MustRegister(Spec{
+		Name:   "fetch",
+		Doc:    "Sends a file's content on the call's data stream and returns its size and sha256.",
+		Args:   []Arg{{Name: "src", Type: cty.String, Required: true}},
+		Result: TransferType, CheckMode: true, Idempotent: true,
+		Run: fetch,
+	})
+	MustRegister(Spec{
+		Name:   "walk",
+		Doc:    "Lists a directory tree: every entry's path relative to root, type, mode, size and link target, parents before children.",
+		Args:   []Arg{{Name: "root", Type: cty.String, Required: true}},
+		Result: cty.List(WalkType), CheckMode: true, Idempotent: true,
+		Run:    walk,
+	})
+}
+
+// Stat describes path; a missing path is a result with exists = false.
+func Stat(path string, checksum bool) (cty.Value, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	fi, err := os.Lstat(abs)
+	res := map[string]cty.Value{
+		"path": cty.StringVal(abs), "exists": cty.False, "type": cty.StringVal(""), "size": cty.Zero, "mode": cty.Zero,
+		"uid": cty.Zero, "gid": cty.Zero, "owner": cty.StringVal(""), "group": cty.StringVal(""),
+		"mtime": cty.Zero, "sha256": cty.StringVal(""), "link_target": cty.StringVal(""),
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return cty.ObjectVal(res), nil
+	}
+	if err != nil {
+		return cty.NilVal, err
+	}
+	res["exists"] = cty.True
+	res["type"] = cty.StringVal(fileType(fi.Mode()))
+	res["size"] = intVal(fi.Size())
+	res["mode"] = intVal(int64(unixMode(fi.Mode())))
+	res["mtime"] = cty.NumberFloatVal(float64(fi.ModTime().UnixNano()) / 1e9)
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		res["uid"], res["gid"] = intVal(int64(st.Uid)), intVal(int64(st.Gid))
+		res["owner"], res["group"] = cty.StringVal(userName(st.Uid)), cty.StringVal(groupName(st.Gid))
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		t, _ := os.Readlink(abs)
+		res["link_target"] = cty.StringVal(t)
+	}
+	if checksum && fi.Mode().IsRegular() {
+		sum, err := hashFile(abs)
+		if err != nil {
+			return cty.NilVal, err
+		}
+		res["sha256"] = cty.StringVal(sum)
+	}
+	return cty.ObjectVal(res), nil
+}
+
+// unixMode returns the permission, setuid, setgid and sticky bits as the
+// kernel numbers them (04000, 02000, 01000).
+func unixMode(m fs.FileMode) uint32 {
+	u := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		u |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		u |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		u |= 0o1000
+	}
+	return u
+}
+
+func fileType(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "file"
+	case m.IsDir():
+		return "directory"
+	case m&fs.ModeSymlink != 0:
+		return "link"
+	}
+	return "other"
+}
+
+func userName(uid uint32) string {
+	if u, err := user.LookupId(strconv.Itoa(int(uid))); err == nil {
+		return u.Username
+	}
+	return strconv.Itoa(int(uid))
+}
+
+func groupName(gid uint32) string {
+	if g, err := user.LookupGroupId(strconv.Itoa(int(gid))); err == nil {
+		return g.Name
+	}
+	return strconv.Itoa(int(gid))
+}
+
+func hashFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// lookupOwner resolves owner and group names (or numbers) to ids; -1 keeps.
+func lookupOwner(owner, group string) (uid, gid int, err error) {
+	uid, gid = -1, -1
+	if owner != "" {
+		if uid, err = strconv.Atoi(owner); err != nil {
+			u, lerr := user.Lookup(owner)
+			if lerr != nil {
+				return 0, 0, fmt.Errorf("no such user %q", owner)
+			}
+			uid, _ = strconv.Atoi(u.Uid)
+		}
+	}
+	if group != "" {
+		if gid, err = strconv.Atoi(group); err != nil {
+			g, lerr := user.LookupGroup(group)
+			if lerr != nil {
+				return 0, 0, fmt.Errorf("no such group %q", group)
+			}
+			gid, _ = strconv.Atoi(g.Gid)
+		}
+	}
+	return uid, gid, nil
+}
+
+func put(cc agent.CallContext, args cty.Value) (cty.Value, error) {
+	dest := argString(args, "dest")
+	size, _ := argInt(args, "size")
+	uid, gid, err := lookupOwner(argString(args, "owner"), argString(args, "group"))
+	if err != nil {
+		return cty.NilVal, err
+	}
+	mode, modeGiven := argInt(args, "mode")
+	if !modeGiven {
+		mode = 0o644
+		if fi, err := os.Stat(dest); err == nil && dest != "" {
+			mode = int64(unixMode(fi.Mode()))
+		}
+	}
+	if argBool(args, "attrs_only") {
+		if cc.Check() {
+			return transferResult(dest, size, "", mode, true), nil
+		}
+		if err := setAttrs(dest, fs.FileMode(mode), uid, gid); err != nil {
+			return cty.NilVal, err
+		}
+		return transferResult(dest, size, "", mode, true), nil
+	}
+	var f *atomicfile.File
+	if dest == "" {
+		tmp, err := os.CreateTemp("", "chopplan-put-*")
+		if err != nil {
+			return cty.NilVal, err
+		}
+		dest = tmp.Name()
+		tmp.Close()
+	}
+	if cc.Check() {
+		return transferResult(dest, size, "", mode, true), nil
+	}
+	dest, err = filepath.Abs(dest)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	f, err = atomicfile.Create(dest, fs.FileMode(mode).Perm())
+	if err != nil {
+		return cty.NilVal, fmt.Errorf("put %s: %w", dest, err)
+	}
+	defer f.Abort()
+	h := sha256.New()
+	n, err := io.CopyN(io.MultiWriter(f, h), cc.Recv(), size)
+	if err != nil {
+		return cty.NilVal, fmt.Errorf("put %s: after %d of %d bytes: %w", dest, n, size, err)
+	}
+	var trailer [sha256.Size + 1]byte
+	if k, _ := io.ReadFull(cc.Recv(), trailer[:]); k != sha256.Size {
+		return cty.NilVal, fmt.Errorf("put %s: the stream ended without its checksum", dest)
+	}
+	sum := h.Sum(nil)
+	if !bytes.Equal(sum, trailer[:sha256.Size]) {
+		return cty.NilVal, fmt.Errorf("put %s: content corrupted in transit (sha256 %x, sender's %x); the old file is untouched", dest, sum, trailer[:sha256.Size])
+	}
+	if err := setAttrs(f.Name(), fs.FileMode(mode), uid, gid); err != nil {
+		return cty.NilVal, err
+	}
+	if err := f.Commit(); err != nil {
+		return cty.NilVal, fmt.Errorf("put %s: %w", dest, err)
+	}
+	return transferResult(dest, size, hex.EncodeToString(sum), mode, true), nil
+}
+
+// setAttrs applies mode (with setuid/setgid/sticky, in unix numbering) and
+// ownership (-1 keeps) to path.
+func setAttrs(path string, mode fs.FileMode, uid, gid int) error {
+	if uid >= 0 || gid >= 0 {
+		if err := os.Lchown(path, uid, gid); err != nil {
+			return err
+		}
+	}
+	m := mode.Perm()
+	if mode&0o4000 != 0 {
+		m |= fs.ModeSetuid
+	}
+	if mode&0o2000 != 0 {
+		m |= fs.ModeSetgid
+	}
+	if mode&0o1000 != 0 {
+		m |= fs.ModeSticky
+	}
+	return os.Chmod(path, m)
+}
+
+func transferResult(path string, size int64, sum string, mode int64, changed bool) cty.Value {
+	return cty.ObjectVal(map[string]cty.Value{
+		"path": cty.StringVal(path), "size": intVal(size), "sha256": cty.StringVal(sum),
+		"mode": intVal(mode), "changed": cty.BoolVal(changed),
+	})
+}
+
+func fetch(cc agent.CallContext, args cty.Value) (cty.Value, error) {
+	src, err := filepath.Abs(argString(args, "src"))
+	if err != nil {
+		return cty.NilVal, err
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return cty.NilVal, err
+	}
+	if !fi.Mode().IsRegular() {
+		return cty.NilVal, fmt.Errorf("fetch %s: not a regular file (%s)", src, fileType(fi.Mode()))
+	}
+	h := sha256.New()
+	n, err := io.Copy(cc.Send(), io.TeeReader(f, h))
+	if err != nil {
+		return cty.NilVal, fmt.Errorf("fetch %s: %w", src, err)
+	}
+	return transferResult(src, n, hex.EncodeToString(h.Sum(nil)), int64(unixMode(fi.Mode())), false), nil
+}
+
+func walk(_ agent.CallContext, args cty.Value) (cty.Value, error) {
+	root, err := filepath.Abs(argString(args, "root"))
+	if err != nil {
+		return cty.NilVal, err
+	}
+	var entries []cty.Value
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		target := ""
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			target, _ = os.Readlink(p)
+		}
+		entries = append(entries, cty.ObjectVal(map[string]cty.Value{
+			"path": cty.StringVal(filepath.ToSlash(rel)), "type": cty.StringVal(fileType(fi.Mode())),
+			"mode": intVal(int64(unixMode(fi.Mode()))), "size": intVal(fi.Size()), "link_target": cty.StringVal(target),
+		}))
+		return nil
+	})
+	if err != nil {
+		return cty.NilVal, err
+	}
+	if len(entries) == 0 {
+		return cty.ListValEmpty(WalkType), nil
+	}
+	return cty.ListVal(entries), nil
+}

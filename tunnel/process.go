@@ -1,0 +1,112 @@
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// pipeSize is what we ask the kernel for on pipes to local agents: larger
+// than the 64 KiB default, so a file stream moves in fewer wake-ups.
+const pipeSize = 1 << 20
+
+// closeGrace is how long a closed agent gets to exit on its own (it sees
+// end of input and kills what it started) before it is killed.
+const closeGrace = 3 * time.Second
+
+// processStream is an agent running as a local child process (directly, or
+// through sudo, or through a command that relays stdin and stdout).
+type processStream struct {
+	cmd    *exec.Cmd
+	stdin  *os.File
+	stdout *os.File
+
+	once     sync.Once
+	waitDone chan struct{}
+	waitErr  error
+}
+
+// startProcess runs argv with its stdin and stdout as the agent stream and
+// its stderr to stderr. The child is killed if this process dies.
+func startProcess(ctx context.Context, argv []string, stderr io.Writer, extraEnv []string) (*processStream, error) {
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		return nil, err
+	}
+	for _, f := range []*os.File{inW, outW} {
+		unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, pipeSize)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, stderr
+	if len(extraEnv) > 0 {
+		cmd.Env = append(os.Environ(), extraEnv...)
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	err = cmd.Start()
+	inR.Close()
+	outW.Close()
+	if err != nil {
+		inW.Close()
+		outR.Close()
+		return nil, fmt.Errorf("starting %s: %w", argv[0], err)
+	}
+	p := &processStream{cmd: cmd, stdin: inW, stdout: outR, waitDone: make(chan struct{})}
+	go func() {
+		p.waitErr = cmd.Wait()
+		close(p.waitDone)
+	}()
+	if err := ctx.Err(); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *processStream) Read(b []byte) (int, error)  { return p.stdout.Read(b) }
+func (p *processStream) Write(b []byte) (int, error) { return p.stdin.Write(b) }
+
+// Close ends the agent: end of input first, so it can kill what it
+// started, then a kill if it lingers.
+func (p *processStream) Close() error {
+	p.once.Do(func() {
+		p.stdin.Close()
+		select {
+		case <-p.waitDone:
+		case <-time.After(closeGrace):
+			p.cmd.Process.Kill()
+			<-p.waitDone
+		}
+		p.stdout.Close()
+	})
+	return nil
+}
+
+// Exited reports the agent's exit once it has exited, else nil.
+func (p *processStream) Exited() error {
+	select {
+	case <-p.waitDone:
+		if p.waitErr == nil {
+			return errors.New("exited with status 0")
+		}
+		return p.waitErr
+	default:
+		return nil
+	}
+}
+
+// PID is the process id of the agent (or of the command relaying to it).
+func (p *processStream) PID() int { return p.cmd.Process.Pid }

@@ -1,0 +1,207 @@
+// Package tunnel starts chopplan agents on targets and talks to them. A
+// Kind says how to start an agent somewhere (local, sudo, ssh, docker,
+// exec, or via another agent); a Tunnel wraps a Kind with the Chopsticks
+// behaviour: it connects lazily on first use, can be connected and closed
+// explicitly, is safe for many goroutines at once, and after its agent has
+// died, the next call starts a new one (state kept in the old agent is lost).
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/chopplan/chopplan/agent"
+)
+
+// DefaultMaxDepth is how deep a chain of via tunnels may go by default.
+const DefaultMaxDepth = 2
+
+// Options tune a Tunnel. The zero value is ready to use.
+type Options struct {
+	// Output receives the agent's stderr and the live output of calls, each
+	// line prefixed "host | ". Nil means os.Stderr.
+	Output io.Writer
+	// Agents finds agent binaries to ship. Nil means DefaultAgentBinaries().
+	Agents *AgentBinaries
+	// MaxDepth limits chains of via tunnels (DefaultMaxDepth when 0).
+	MaxDepth int
+	// ConnectTimeout bounds starting the agent and its handshake (default 30s).
+	ConnectTimeout time.Duration
+}
+
+// Tunnel is a connection to one agent, made when first needed.
+type Tunnel struct {
+	kind  Kind
+	opts  Options
+	depth int
+
+	out   *LineWriter
+	cur   atomic.Pointer[session]
+	mu    sync.Mutex // serialises connecting and closing
+	gen   int
+	close bool
+}
+
+// session is one running agent and the client speaking to it.
+type session struct {
+	client *agent.Client
+	stream Stream
+	stderr *tailBuffer
+}
+
+// New returns a Tunnel that starts its agent with kind.
+func New(kind Kind, opts Options) *Tunnel {
+	if opts.Output == nil {
+		opts.Output = os.Stderr
+	}
+	if opts.Agents == nil {
+		opts.Agents = DefaultAgentBinaries()
+	}
+	if opts.MaxDepth == 0 {
+		opts.MaxDepth = DefaultMaxDepth
+	}
+	if opts.ConnectTimeout == 0 {
+		opts.ConnectTimeout = 30 * time.Second
+	}
+	return &Tunnel{kind: kind, opts: opts, depth: 1, out: NewLineWriter(opts.Output)}
+}
+
+// Name is the host name of the tunnel: the key of its results.
+func (t *Tunnel) Name() string { return t.kind.Name() }
+
+// Kind is how the tunnel reaches its host.
+func (t *Tunnel) Kind() Kind { return t.kind }
+
+func (t *Tunnel) String() string { return fmt.Sprintf("%T(%s)", t.kind, t.kind.Name()) }
+
+// UnreachableError is a host whose agent could not be started or reached.
+type UnreachableError struct {
+	Host string
+	Err  error
+}
+
+func (e *UnreachableError) Error() string { return fmt.Sprintf("%s unreachable: %v", e.Host, e.Err) }
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// Connect starts the agent now rather than on first use.
+func (t *Tunnel) Connect(ctx context.Context) error {
+	_, err := t.session(ctx)
+	return err
+}
+
+// Peer describes the running agent (connecting if needed).
+func (t *Tunnel) Peer(ctx context.Context) (agent.Hello, error) {
+	s, err := t.session(ctx)
+	if err != nil {
+		return agent.Hello{}, err
+	}
+	return s.client.Peer(), nil
+}
+
+func (t *Tunnel) session(ctx context.Context) (*session, error) {
+	if s := t.cur.Load(); s != nil && s.client.Err() == nil {
+		return s, nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s := t.cur.Load(); s != nil {
+		if s.client.Err() == nil {
+			return s, nil
+		}
+		s.stream.Close()
+		t.cur.Store(nil)
+	}
+	if t.depth > t.opts.MaxDepth {
+		return nil, &UnreachableError{Host: t.Name(), Err: fmt.Errorf("tunnel depth %d exceeds the limit of %d (raise it with MaxDepth)", t.depth, t.opts.MaxDepth)}
+	}
+	ctx, cancel := context.WithTimeout(ctx, t.opts.ConnectTimeout)
+	defer cancel()
+	tail := &tailBuffer{}
+	stderr := io.MultiWriter(t.out.Stream(t.Name(), 2), tail)
+	stream, err := t.kind.Start(ctx, &StartEnv{Agents: t.opts.Agents, Stderr: stderr, Depth: t.depth})
+	if err != nil {
+		return nil, &UnreachableError{Host: t.Name(), Err: err}
+	}
+	self := agent.Hello{Version: agent.Version, Build: agent.SelfBuild(), Depth: t.depth, MaxDepth: t.opts.MaxDepth}
+	cl, err := agent.NewClient(ctx, stream, agent.ClientConfig{Host: t.Name(), Self: self, Build: expectedBuild(t.kind)})
+	if err != nil {
+		stream.Close()
+		if last := tail.lastLine(); last != "" && !isVersionError(err) {
+			err = fmt.Errorf("%w; its last words: %s", err, last)
+		}
+		return nil, &UnreachableError{Host: t.Name(), Err: err}
+	}
+	s := &session{client: cl, stream: stream, stderr: tail}
+	t.cur.Store(s)
+	return s, nil
+}
+
+func isVersionError(err error) bool {
+	var ve *agent.VersionError
+	return errors.As(err, &ve)
+}
+
+// BuildExpecter is a Kind that knows which build its agent will report.
+// Kinds that start the controller's own executable need not implement it.
+type BuildExpecter interface{ ExpectedBuild() string }
+
+func expectedBuild(k Kind) string {
+	if be, ok := k.(BuildExpecter); ok {
+		return be.ExpectedBuild()
+	}
+	return agent.SelfBuild()
+}
+
+// Close ends the agent; the Tunnel may be used again and will reconnect.
+func (t *Tunnel) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.cur.Swap(nil)
+	if s == nil {
+		return nil
+	}
+	s.client.Close()
+	return s.stream.Close()
+}
+
+// Call runs the builtin fn with args on the target and returns its result.
+// args is a cty object, a map[string]any, or nil (see agent.GoValue). Live
+// output of the call is printed to the tunnel's Output, prefixed with the
+// host name.
+func (t *Tunnel) Call(ctx context.Context, fn string, args any) (cty.Value, error) {
+	return t.CallWith(ctx, fn, args, nil)
+}
+
+// CallWith is Call with the protocol's options: check mode, data streams,
+// and an output callback instead of the tunnel's Output.
+func (t *Tunnel) CallWith(ctx context.Context, fn string, args any, opts *agent.CallOptions) (cty.Value, error) {
+	av, err := agent.GoValue(args)
+	if err != nil {
+		return cty.NilVal, fmt.Errorf("tunnel: %s on %s: arguments: %w", fn, t.Name(), err)
+	}
+	s, err := t.session(ctx)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	if opts == nil {
+		opts = &agent.CallOptions{}
+	}
+	var lw *hostLines
+	if opts.Output == nil {
+		lw = t.out.host(t.Name())
+		opts.Output = lw.write
+	}
+	v, err := s.client.Call(ctx, fn, av, opts)
+	if lw != nil {
+		lw.flush()
+	}
+	return v, err
+}
