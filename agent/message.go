@@ -38,9 +38,20 @@ func parseCall(b []byte) (flags byte, name string, args []byte, err error) {
 	return b[0], string(b[2 : 2+n]), b[2+n:], nil
 }
 
-var errorType = cty.Object(map[string]cty.Type{
-	"kind": cty.String, "message": cty.String, "detail": cty.String, "value": cty.DynamicPseudoType,
-})
+// isErrorValue checks the shape of a failure's body: an object with
+// string kind, message and detail, and a value of any type.
+func isErrorValue(v cty.Value) bool {
+	ty := v.Type()
+	if v.IsNull() || !v.IsWhollyKnown() || !ty.IsObjectType() || len(ty.AttributeTypes()) != 4 || !ty.HasAttribute("value") {
+		return false
+	}
+	for _, a := range []string{"kind", "message", "detail"} {
+		if !ty.HasAttribute(a) || ty.AttributeType(a) != cty.String {
+			return false
+		}
+	}
+	return true
+}
 
 // encodeResult makes a result body from what a handler returned.
 func encodeResult(v cty.Value, rerr *RemoteError) ([]byte, error) {
@@ -81,7 +92,7 @@ func decodeResult(host, fn string, b []byte) (cty.Value, error) {
 	case statusOK:
 		return v, nil
 	case statusFailed:
-		if v.IsNull() || !v.Type().Equals(errorType) || !v.IsWhollyKnown() {
+		if !isErrorValue(v) {
 			return cty.NilVal, fmt.Errorf("malformed error result of type %s", v.Type().FriendlyName())
 		}
 		re := &RemoteError{Host: host, Func: fn, Value: v.GetAttr("value")}

@@ -43,11 +43,16 @@ func init() {
 		Doc:  "Describes a path: existence, type, size, mode, owner, mtime, and with checksum = true the sha256 of a regular file.",
 		Args: []Arg{
 			{Name: "path", Type: cty.String, Required: true},
-			{Name: "checksum", Type: cty.Bool, Default: cty.False},
+			{Name: "checksum", Type: cty.Bool, Default: cty.False, Doc: "compute the sha256 of a regular file"},
+			{Name: "checksum_if_size", Type: cty.Number, Doc: "compute the sha256 only when the file has this size (saves hashing a file that differs anyway)"},
 		},
 		Result: StatType, CheckMode: true, Idempotent: true,
 		Run: func(_ agent.CallContext, args cty.Value) (cty.Value, error) {
-			return Stat(argString(args, "path"), argBool(args, "checksum"))
+			sum := argBool(args, "checksum")
+			if n, ok := argInt(args, "checksum_if_size"); ok {
+				sum = sum || sizeIs(argString(args, "path"), n)
+			}
+			return Stat(argString(args, "path"), sum)
 		},
 	})
 	MustRegister(Spec{
@@ -76,7 +81,7 @@ func init() {
 		Doc:    "Lists a directory tree: every entry's path relative to root, type, mode, size and link target, parents before children.",
 		Args:   []Arg{{Name: "root", Type: cty.String, Required: true}},
 		Result: cty.List(WalkType), CheckMode: true, Idempotent: true,
-		Run:    walk,
+		Run: walk,
 	})
 }
 
@@ -119,6 +124,11 @@ func Stat(path string, checksum bool) (cty.Value, error) {
 		res["sha256"] = cty.StringVal(sum)
 	}
 	return cty.ObjectVal(res), nil
+}
+
+func sizeIs(path string, n int64) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Size() == n
 }
 
 // unixMode returns the permission, setuid, setgid and sticky bits as the

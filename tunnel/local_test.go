@@ -1,25 +1,17 @@
 package tunnel_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/chopplan/chopplan/tunnel"
+	"github.com/chopplan/chopplan/tunnel/tunneltest"
 )
 
-func TestLocalPing(t *testing.T) {
-	tun := tunnel.New(tunnel.Local("l1"), tunnel.Options{})
-	defer tun.Close()
-	v, err := tun.Call(context.Background(), "ping", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v.AsString() != "pong" {
-		t.Fatalf("ping = %#v", v)
-	}
-	v, err = tun.Call(context.Background(), "exec", map[string]any{"command": []string{"sh", "-c", "echo hi; echo err >&2"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("%#v", v.GetAttr("stdout"))
+func TestLocalContract(t *testing.T) {
+	tunneltest.Run(t, tunneltest.Target{
+		New: func(t *testing.T, out *tunneltest.SyncBuffer) *tunnel.Tunnel {
+			return tunnel.New(tunnel.Local("local"), tunnel.Options{Output: out})
+		},
+		Shell: true, Shared: true, Dir: t.TempDir(),
+	})
 }

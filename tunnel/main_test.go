@@ -1,14 +1,10 @@
 package tunnel_test
 
 import (
-	"os"
 	"testing"
 
-	"github.com/chopplan/chopplan/tunnel"
+	"github.com/chopplan/chopplan/tunnel/tunneltest"
 )
 
 // TestMain lets the test binary serve as the agent its tests start.
-func TestMain(m *testing.M) {
-	tunnel.ServeAgentIfInvoked()
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { tunneltest.Main(m.Run) }

@@ -1,0 +1,262 @@
+package tunnel
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/chopplan/chopplan/agent"
+	"github.com/chopplan/chopplan/internal/atomicfile"
+)
+
+// PutOptions tune a Put.
+type PutOptions struct {
+	// Mode is the permission bits of the remote file. Zero keeps an
+	// existing file's mode, or uses 0644 for a new one (as Chopsticks does).
+	Mode fs.FileMode
+	// Owner and Group, when set, are applied to the remote file.
+	Owner, Group string
+	// Check reports whether the put would change anything, changing nothing.
+	Check bool
+}
+
+// PutResult describes a put file.
+type PutResult struct {
+	RemotePath string
+	Size       int64
+	SHA256     string
+	// Changed is false when the remote file already had this content,
+	// mode and owner: then nothing was sent.
+	Changed bool
+}
+
+// FetchResult describes a fetched file.
+type FetchResult struct {
+	LocalPath  string
+	RemotePath string
+	Size       int64
+	SHA256     string
+}
+
+// Put copies the local file to remotePath on the target, or to a new temp
+// file there when remotePath is empty. The content is streamed, never held
+// whole in memory, verified by sha256 end to end, and installed atomically:
+// a reader on the target sees the old file or the new one. An identical
+// file (same sha256, mode and owner) is left alone and not sent.
+func (t *Tunnel) Put(ctx context.Context, localPath, remotePath string, opts *PutOptions) (PutResult, error) {
+	if opts == nil {
+		opts = &PutOptions{}
+	}
+	f, err := os.Open(localPath)
+	if err != nil {
+		return PutResult{}, fmt.Errorf("tunnel: put to %s: %w", t.Name(), err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return PutResult{}, err
+	}
+	if !fi.Mode().IsRegular() {
+		return PutResult{}, fmt.Errorf("tunnel: put to %s: %s is not a regular file", t.Name(), localPath)
+	}
+	size := fi.Size()
+	args := map[string]any{"size": size}
+	if remotePath != "" {
+		args["dest"] = remotePath
+	}
+	if opts.Mode != 0 {
+		args["mode"] = int64(opts.Mode.Perm())
+	}
+	if opts.Owner != "" {
+		args["owner"] = opts.Owner
+	}
+	if opts.Group != "" {
+		args["group"] = opts.Group
+	}
+
+	if remotePath != "" {
+		same, attrsSame, sum, err := t.compare(ctx, f, size, remotePath, opts)
+		if err != nil {
+			return PutResult{}, err
+		}
+		if same {
+			res := PutResult{RemotePath: remotePath, Size: size, SHA256: sum, Changed: !attrsSame}
+			if attrsSame || opts.Check {
+				return res, nil
+			}
+			args["attrs_only"] = true
+			if _, err := t.CallWith(ctx, "put", args, nil); err != nil {
+				return PutResult{}, err
+			}
+			return res, nil
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return PutResult{}, err
+		}
+	}
+	if opts.Check {
+		return PutResult{RemotePath: remotePath, Size: size, Changed: true}, nil
+	}
+	h := sha256.New()
+	body := &trailerReader{r: io.TeeReader(f, h), h: h}
+	v, err := t.CallWith(ctx, "put", args, &agent.CallOptions{In: body})
+	if err != nil {
+		return PutResult{}, err
+	}
+	res := PutResult{RemotePath: attrString(v, "path"), Size: size, SHA256: hex.EncodeToString(h.Sum(nil)), Changed: true}
+	if got := attrString(v, "sha256"); got != res.SHA256 {
+		return PutResult{}, fmt.Errorf("tunnel: put to %s:%s: the target reports sha256 %q, expected %s", t.Name(), res.RemotePath, got, res.SHA256)
+	}
+	return res, nil
+}
+
+// compare tells whether the remote file already has f's content (hashing
+// both ends at once, and only when the sizes match) and attributes.
+func (t *Tunnel) compare(ctx context.Context, f *os.File, size int64, remotePath string, opts *PutOptions) (same, attrsSame bool, sum string, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	local := make(chan string, 1)
+	go func() { local <- hashReader(ctx, f) }()
+	st, err := t.CallWith(ctx, "stat", map[string]any{"path": remotePath, "checksum_if_size": size}, nil)
+	if err != nil {
+		return false, false, "", err
+	}
+	remote := attrString(st, "sha256")
+	if !attrBool(st, "exists") || attrString(st, "type") != "file" || remote == "" {
+		return false, false, "", nil
+	}
+	sum = <-local
+	if sum != remote {
+		return false, false, "", nil
+	}
+	attrsSame = (opts.Mode == 0 || attrInt(st, "mode") == int64(opts.Mode.Perm())) &&
+		(opts.Owner == "" || opts.Owner == attrString(st, "owner") || opts.Owner == fmt.Sprint(attrInt(st, "uid"))) &&
+		(opts.Group == "" || opts.Group == attrString(st, "group") || opts.Group == fmt.Sprint(attrInt(st, "gid")))
+	return true, attrsSame, sum, nil
+}
+
+func hashReader(ctx context.Context, r io.Reader) string {
+	h := sha256.New()
+	buf := make([]byte, 1<<20)
+	for ctx.Err() == nil {
+		n, err := r.Read(buf)
+		h.Write(buf[:n])
+		if err != nil {
+			if err == io.EOF {
+				return hex.EncodeToString(h.Sum(nil))
+			}
+			return ""
+		}
+	}
+	return ""
+}
+
+// trailerReader yields r's content, then the sha256 of it: the put
+// builtin's stream format, so the target verifies before it installs.
+type trailerReader struct {
+	r       io.Reader
+	h       hash.Hash
+	trailer []byte
+	done    bool
+}
+
+func (t *trailerReader) Read(p []byte) (int, error) {
+	if !t.done {
+		n, err := t.r.Read(p)
+		if err == io.EOF {
+			t.done = true
+			t.trailer = t.h.Sum(nil)
+			err = nil
+		}
+		return n, err
+	}
+	if len(t.trailer) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, t.trailer)
+	t.trailer = t.trailer[n:]
+	return n, nil
+}
+
+// Fetch copies remotePath from the target to localPath, or to a new temp
+// file when localPath is empty. The content is streamed, verified by
+// sha256, and installed atomically.
+func (t *Tunnel) Fetch(ctx context.Context, remotePath, localPath string) (FetchResult, error) {
+	if localPath == "" {
+		tmp, err := os.CreateTemp("", "chopplan-fetch-*")
+		if err != nil {
+			return FetchResult{}, err
+		}
+		localPath = tmp.Name()
+		tmp.Close()
+	}
+	abs, err := filepath.Abs(localPath)
+	if err != nil {
+		return FetchResult{}, err
+	}
+	f, err := atomicfile.Create(abs, 0o644)
+	if err != nil {
+		return FetchResult{}, fmt.Errorf("tunnel: fetch from %s: %w", t.Name(), err)
+	}
+	defer f.Abort()
+	h := sha256.New()
+	v, err := t.CallWith(ctx, "fetch", map[string]any{"src": remotePath}, &agent.CallOptions{Out: io.MultiWriter(f, h)})
+	if err != nil {
+		return FetchResult{}, err
+	}
+	res := FetchResult{LocalPath: abs, RemotePath: attrString(v, "path"), Size: attrInt(v, "size"), SHA256: hex.EncodeToString(h.Sum(nil))}
+	if got := attrString(v, "sha256"); got != res.SHA256 {
+		return FetchResult{}, fmt.Errorf("tunnel: fetch %s:%s: content corrupted in transit (received sha256 %s, the target sent %q)", t.Name(), res.RemotePath, res.SHA256, got)
+	}
+	if mode := attrInt(v, "mode"); mode > 0 {
+		f.Chmod(fs.FileMode(mode).Perm())
+	}
+	if err := f.Commit(); err != nil {
+		return FetchResult{}, fmt.Errorf("tunnel: fetch from %s: %w", t.Name(), err)
+	}
+	return res, nil
+}
+
+// Readers of result attributes that tolerate a target sending the wrong
+// shape: results are data, and a wrong one reads as empty.
+
+func attrString(v cty.Value, name string) string {
+	a := attr(v, name)
+	if a.Type() != cty.String {
+		return ""
+	}
+	return a.AsString()
+}
+
+func attrInt(v cty.Value, name string) int64 {
+	a := attr(v, name)
+	if a.Type() != cty.Number {
+		return 0
+	}
+	i, _ := a.AsBigFloat().Int64()
+	return i
+}
+
+func attrBool(v cty.Value, name string) bool {
+	a := attr(v, name)
+	return a.Type() == cty.Bool && a.True()
+}
+
+func attr(v cty.Value, name string) cty.Value {
+	if v == cty.NilVal || v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() || !v.Type().HasAttribute(name) {
+		return cty.NullVal(cty.DynamicPseudoType)
+	}
+	a := v.GetAttr(name)
+	if a.IsNull() || !a.IsKnown() {
+		return cty.NullVal(cty.DynamicPseudoType)
+	}
+	return a
+}
