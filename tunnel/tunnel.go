@@ -71,7 +71,11 @@ func New(kind Kind, opts Options) *Tunnel {
 	if opts.ConnectTimeout == 0 {
 		opts.ConnectTimeout = 30 * time.Second
 	}
-	return &Tunnel{kind: kind, opts: opts, depth: 1, out: NewLineWriter(opts.Output)}
+	t := &Tunnel{kind: kind, opts: opts, depth: 1, out: NewLineWriter(opts.Output)}
+	if v, ok := kind.(*via); ok {
+		t.depth = v.parent.depth + 1
+	}
+	return t
 }
 
 // Name is the host name of the tunnel: the key of its results.
@@ -134,9 +138,7 @@ func (t *Tunnel) session(ctx context.Context) (*session, error) {
 	cl, err := agent.NewClient(ctx, stream, agent.ClientConfig{Host: t.Name(), Self: self, Build: expectedBuild(t.kind)})
 	if err != nil {
 		stream.Close()
-		if last := tail.lastLine(); last != "" && !isVersionError(err) {
-			err = fmt.Errorf("%w; its last words: %s", err, last)
-		}
+		err = explainStartFailure(t.kind, tail, err)
 		return nil, &UnreachableError{Host: t.Name(), Err: err}
 	}
 	s := &session{client: cl, stream: stream, stderr: tail}
@@ -147,6 +149,29 @@ func (t *Tunnel) session(ctx context.Context) (*session, error) {
 func isVersionError(err error) bool {
 	var ve *agent.VersionError
 	return errors.As(err, &ve)
+}
+
+// StartFailureExplainer is a Kind that can tell, from what its agent wrote
+// on stderr, why it did not start (a sudo password prompt, say). It returns
+// an error that says what to fix, or nil when it does not recognise the case.
+type StartFailureExplainer interface {
+	ExplainStartFailure(stderr string) error
+}
+
+// explainStartFailure adds to a failed handshake what the agent said.
+func explainStartFailure(k Kind, tail *tailBuffer, err error) error {
+	if isVersionError(err) {
+		return err
+	}
+	if ex, ok := k.(StartFailureExplainer); ok {
+		if why := ex.ExplainStartFailure(tail.String()); why != nil {
+			return why
+		}
+	}
+	if last := tail.lastLine(); last != "" {
+		return fmt.Errorf("%w; its last words: %s", err, last)
+	}
+	return err
 }
 
 // BuildExpecter is a Kind that knows which build its agent will report.
