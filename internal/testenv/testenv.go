@@ -2,6 +2,15 @@
 // against (sshd, sudo, the Docker Engine, network namespaces) and decides
 // what happens when one is missing: a loud skip on a developer's machine, a
 // failure when CHOPPLAN_INTEGRATION=require (as CI sets it).
+//
+// StartSSHD runs a real OpenSSH sshd on a loopback address with keys made
+// for the test; NewNetnsHost makes a host with its own address in a network
+// namespace, which a test can cut off the network; TestUser, PasswordUser,
+// SudoRule and RunAs give real unix accounts and sudo rules. Set-up needs
+// root; missing Debian packages are installed with apt when possible (as
+// scripts/install-test-deps.sh does ahead of time). Everything a test makes
+// is removed when it ends, except the two accounts, which are made once per
+// machine and shared by concurrently running test packages.
 package testenv
 
 import (

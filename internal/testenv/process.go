@@ -1,0 +1,89 @@
+package testenv
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// killTree kills pid and every process descended from it. sshd puts each
+// connection in a session of its own (setsid), so killing a process group
+// would leave the connections and the commands they run behind. The tree
+// is stopped first, then killed: a process killed while its children run
+// would hand them to init, out of reach of the next scan.
+func killTree(pid int) {
+	stopped := map[int]bool{}
+	for range 10 { // bounded: each round stops what forked since the last
+		grew := false
+		for _, p := range append([]int{pid}, descendants(pid)...) {
+			if !stopped[p] {
+				syscall.Kill(p, syscall.SIGSTOP)
+				stopped[p] = true
+				grew = true
+			}
+		}
+		if !grew {
+			break
+		}
+	}
+	for p := range stopped {
+		syscall.Kill(p, syscall.SIGKILL)
+	}
+}
+
+// descendants returns the pids of all processes below pid, read from /proc.
+func descendants(pid int) []int {
+	children := map[int][]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if pp, ok := parentOf(p); ok {
+			children[pp] = append(children[pp], p)
+		}
+	}
+	var out []int
+	queue := []int{pid}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		out = append(out, children[p]...)
+		queue = append(queue, children[p]...)
+	}
+	return out
+}
+
+// parentOf reads the parent pid from /proc/PID/stat; the command name in
+// parentheses may itself hold spaces and parentheses, so parse after the
+// last ')'.
+func parentOf(pid int) (int, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(s[i+1:]) // state, ppid, ...
+	if len(f) < 2 {
+		return 0, false
+	}
+	pp, err := strconv.Atoi(f[1])
+	return pp, err == nil
+}
+
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && len(s) > i+2 && s[i+2] != 'Z' && s[i+2] != 'X'
+}
