@@ -1,0 +1,633 @@
+package tunnel
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/rand"
+	"debug/elf"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/chopplan/chopplan/agent"
+)
+
+// DockerAgentDir is where the agent is copied in a container. It is at
+// the root of the container's own file system rather than in /tmp because
+// the copy API cannot write into a tmpfs mount, and /tmp often is one.
+const DockerAgentDir = "/.chopplan"
+
+// DockerLabel marks every container chopplan creates, so leftovers (of a
+// controller killed before it could remove them) are easy to find:
+// `docker ps -a --filter label=chopplan=1`.
+const DockerLabel = "chopplan"
+
+// DockerOptions tune the docker kinds. The zero value (or nil) is ready to use.
+type DockerOptions struct {
+	// Host is the Docker daemon's address, as DOCKER_HOST takes it. Empty
+	// means the environment (DOCKER_HOST, DOCKER_TLS_VERIFY,
+	// DOCKER_CERT_PATH, DOCKER_API_VERSION), else the local socket.
+	Host string
+	// User runs the agent as this user (`docker exec -u`, `docker run -u`);
+	// empty means the container's own user.
+	User string
+	// Env adds KEY=VALUE entries to the agent's environment, which the
+	// commands it runs inherit.
+	Env []string
+	// Agent is the agent executable to ship. Empty means the controller's
+	// agent for the image's OS and architecture (see AgentBinaries). It
+	// must be statically linked to run in images without libc.
+	Agent string
+
+	// Keep leaves an image container in place (stopped) after Close,
+	// for inspection; by default it is removed. Image containers only.
+	Keep bool
+	// Binds are volume bindings (`docker run -v`). Image containers only.
+	Binds []string
+	// Network is the network mode (`docker run --network`). Image containers only.
+	Network string
+}
+
+func (o *DockerOptions) orZero() DockerOptions {
+	if o == nil {
+		return DockerOptions{}
+	}
+	return *o
+}
+
+// dockerKind is what the existing-container and image kinds share: the
+// daemon connection, choosing and shipping the agent, and build checks.
+type dockerKind struct {
+	name string
+	opts DockerOptions
+	// build is the build ID of the agent last started, so the handshake
+	// checks the agent it talks to is the one that was shipped.
+	build atomic.Pointer[string]
+}
+
+func (d *dockerKind) Name() string { return d.name }
+
+// ExpectedBuild is the build of the agent binary shipped by the last
+// Start: it differs from the controller's own when the target runs another
+// platform or Options.Agent names another executable.
+func (d *dockerKind) ExpectedBuild() string {
+	if b := d.build.Load(); b != nil {
+		return *b
+	}
+	return agent.SelfBuild()
+}
+
+// dockerContainer starts the agent in an existing running container.
+type dockerContainer struct {
+	dockerKind
+	container string
+}
+
+// DockerContainer returns the kind that runs the agent in an existing,
+// running container (by name or id) through the Docker Engine API: the
+// agent is copied in (once per agent build) and started with exec. The
+// container needs no shell. opts may be nil.
+func DockerContainer(name, containerRef string, opts *DockerOptions) Kind {
+	if name == "" {
+		name = containerRef
+	}
+	return &dockerContainer{dockerKind: dockerKind{name: name, opts: opts.orZero()}, container: containerRef}
+}
+
+// dockerImage starts the agent as the entrypoint of a new container.
+type dockerImage struct {
+	dockerKind
+	image string
+}
+
+// DockerImage returns the kind that runs the agent in a new container of
+// image: the container is created, the agent copied in, and the container
+// started with the agent as its entrypoint, so images with no shell and no
+// libc work. Each connection gets a fresh container, removed on Close (or
+// by the daemon when the agent exits, should the controller die first)
+// unless opts.Keep is set. The image must already be present: nothing is
+// pulled. opts may be nil.
+func DockerImage(name, imageRef string, opts *DockerOptions) Kind {
+	if name == "" {
+		name = imageRef
+	}
+	return &dockerImage{dockerKind: dockerKind{name: name, opts: opts.orZero()}, image: imageRef}
+}
+
+var (
+	_ BuildExpecter = (*dockerContainer)(nil)
+	_ BuildExpecter = (*dockerImage)(nil)
+)
+
+// Describe lets a via tunnel start this kind on a far agent.
+func (d *dockerContainer) Describe() (string, cty.Value) {
+	return "docker", d.describe(map[string]cty.Value{"container": cty.StringVal(d.container)})
+}
+
+// Describe lets a via tunnel start this kind on a far agent.
+func (d *dockerImage) Describe() (string, cty.Value) {
+	return "docker-image", d.describe(map[string]cty.Value{"image": cty.StringVal(d.image)})
+}
+
+// describe adds the common attributes. Agent is left out: a path on the
+// controller means nothing on a far agent, which ships its own binaries.
+func (d *dockerKind) describe(attrs map[string]cty.Value) cty.Value {
+	strs := func(ss []string) cty.Value {
+		if len(ss) == 0 {
+			return cty.ListValEmpty(cty.String)
+		}
+		vs := make([]cty.Value, len(ss))
+		for i, s := range ss {
+			vs[i] = cty.StringVal(s)
+		}
+		return cty.ListVal(vs)
+	}
+	attrs["name"] = cty.StringVal(d.name)
+	attrs["host"] = cty.StringVal(d.opts.Host)
+	attrs["user"] = cty.StringVal(d.opts.User)
+	attrs["env"] = strs(d.opts.Env)
+	attrs["keep"] = cty.BoolVal(d.opts.Keep)
+	attrs["binds"] = strs(d.opts.Binds)
+	attrs["network"] = cty.StringVal(d.opts.Network)
+	return cty.ObjectVal(attrs)
+}
+
+// DockerFromDescription re-creates a docker kind ("docker" or
+// "docker-image") from what its Describe returned.
+func DockerFromDescription(kind string, args cty.Value) (Kind, error) {
+	if args.IsNull() || !args.Type().IsObjectType() {
+		return nil, fmt.Errorf("docker: %s description is not an object", kind)
+	}
+	str := func(k string) string {
+		if !args.Type().HasAttribute(k) {
+			return ""
+		}
+		v := args.GetAttr(k)
+		if v.IsNull() || v.Type() != cty.String {
+			return ""
+		}
+		return v.AsString()
+	}
+	strs := func(k string) []string {
+		if !args.Type().HasAttribute(k) {
+			return nil
+		}
+		v := args.GetAttr(k)
+		if v.IsNull() || !v.CanIterateElements() {
+			return nil
+		}
+		var out []string
+		for _, e := range v.AsValueSlice() {
+			if e.Type() == cty.String && !e.IsNull() {
+				out = append(out, e.AsString())
+			}
+		}
+		return out
+	}
+	opts := &DockerOptions{Host: str("host"), User: str("user"), Env: strs("env"), Binds: strs("binds"), Network: str("network")}
+	if args.Type().HasAttribute("keep") {
+		if v := args.GetAttr("keep"); v.Type() == cty.Bool && !v.IsNull() {
+			opts.Keep = v.True()
+		}
+	}
+	switch kind {
+	case "docker":
+		if str("container") == "" {
+			return nil, errors.New("docker: description names no container")
+		}
+		return DockerContainer(str("name"), str("container"), opts), nil
+	case "docker-image":
+		if str("image") == "" {
+			return nil, errors.New("docker: description names no image")
+		}
+		return DockerImage(str("name"), str("image"), opts), nil
+	}
+	return nil, fmt.Errorf("docker: unknown kind %q", kind)
+}
+
+// Start copies the agent into the container unless it is there already,
+// and starts it with exec.
+func (d *dockerContainer) Start(ctx context.Context, env *StartEnv) (Stream, error) {
+	cli, err := dockerClient(d.opts.Host)
+	if err != nil {
+		return nil, err
+	}
+	info, err := cli.ContainerInspect(ctx, d.container)
+	if err != nil {
+		return nil, dockerError(cli, fmt.Sprintf("container %q", d.container), err)
+	}
+	if info.State == nil || !info.State.Running || info.State.Paused {
+		status := "unknown"
+		if info.State != nil {
+			status = info.State.Status
+		}
+		return nil, fmt.Errorf("docker: container %q is not running (status %s)", d.container, status)
+	}
+	bin, err := d.agentFor(ctx, cli, info.Image, env)
+	if err != nil {
+		return nil, err
+	}
+	path, err := ensureAgent(ctx, cli, info.ID, bin)
+	if err != nil {
+		return nil, err
+	}
+	exec, err := cli.ContainerExecCreate(ctx, info.ID, container.ExecOptions{
+		User: d.opts.User, Env: d.opts.Env, Cmd: AgentArgv(path),
+		AttachStdin: true, AttachStdout: true, AttachStderr: true,
+	})
+	if err != nil {
+		return nil, withStaticHint(dockerError(cli, "creating the agent's exec in "+d.container, err), bin)
+	}
+	resp, err := cli.ContainerExecAttach(ctx, exec.ID, container.ExecAttachOptions{})
+	if err != nil {
+		return nil, withStaticHint(dockerError(cli, "starting the agent in "+d.container, err), bin)
+	}
+	// An agent that cannot run at all (wrong libc, wrong architecture)
+	// shows up here only as an exec that exits at once; the stream reports
+	// that through the agent's stderr and the failed handshake.
+	return newDockerStream(resp, env.Stderr, nil), nil
+}
+
+// Start creates a container of the image, copies the agent in, attaches
+// to it and starts it.
+func (d *dockerImage) Start(ctx context.Context, env *StartEnv) (_ Stream, err error) {
+	cli, err := dockerClient(d.opts.Host)
+	if err != nil {
+		return nil, err
+	}
+	img, err := cli.ImageInspect(ctx, d.image)
+	if err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return nil, fmt.Errorf("docker: image %q is not present on the daemon (chopplan does not pull images: run `docker pull %s`)", d.image, d.image)
+		}
+		return nil, dockerError(cli, fmt.Sprintf("image %q", d.image), err)
+	}
+	bin, err := d.agentFor(ctx, cli, img.ID, env)
+	if err != nil {
+		return nil, err
+	}
+	path := dockerAgentPath(bin)
+	hostname, _ := os.Hostname()
+	created, err := cli.ContainerCreate(ctx, &container.Config{
+		Image:      img.ID,
+		Entrypoint: AgentArgv(path),
+		User:       d.opts.User,
+		Env:        d.opts.Env,
+		OpenStdin:  true, StdinOnce: true,
+		AttachStdin: true, AttachStdout: true, AttachStderr: true,
+		Labels: map[string]string{
+			DockerLabel:              "1",
+			DockerLabel + ".host":    d.name,
+			DockerLabel + ".image":   d.image,
+			DockerLabel + ".started": fmt.Sprintf("%s:%d", hostname, os.Getpid()),
+		},
+	}, &container.HostConfig{
+		// The daemon removes the container when the agent exits, which
+		// it does when the controller's connection goes away: a killed
+		// controller leaves nothing behind.
+		AutoRemove:  !d.opts.Keep,
+		Binds:       d.opts.Binds,
+		NetworkMode: container.NetworkMode(d.opts.Network),
+	}, nil, nil, dockerContainerName(d.name))
+	if err != nil {
+		return nil, dockerError(cli, fmt.Sprintf("creating a container of %q", d.image), err)
+	}
+	id := created.ID
+	defer func() {
+		if err != nil {
+			removeContainer(cli, id)
+		}
+	}()
+	if err := copyAgent(ctx, cli, id, bin); err != nil {
+		return nil, err
+	}
+	// Attach before start, so no early output of the agent is lost.
+	resp, err := cli.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+	if err != nil {
+		return nil, dockerError(cli, "attaching to the agent's container", err)
+	}
+	if err := cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+		resp.Close()
+		return nil, withStaticHint(dockerError(cli, fmt.Sprintf("starting the agent in a container of %q", d.image), err), bin)
+	}
+	var cleanup func() error
+	if !d.opts.Keep {
+		cleanup = func() error { return removeContainer(cli, id) }
+	}
+	return newDockerStream(resp, env.Stderr, cleanup), nil
+}
+
+// agentFor picks the agent binary for the OS and architecture of image
+// (an image id), or the one DockerOptions.Agent names, and records its
+// build for the handshake.
+func (d *dockerKind) agentFor(ctx context.Context, cli *client.Client, imageID string, env *StartEnv) (*AgentBinary, error) {
+	var bin *AgentBinary
+	if d.opts.Agent != "" {
+		b, err := hashBinary(d.opts.Agent)
+		if err != nil {
+			return nil, err
+		}
+		bin = b
+	} else {
+		goos, goarch, err := imagePlatform(ctx, cli, imageID)
+		if err != nil {
+			return nil, err
+		}
+		if bin, err = env.Agents.For(goos, goarch); err != nil {
+			return nil, err
+		}
+	}
+	build := agent.BuildID(bin.Path)
+	d.build.Store(&build)
+	return bin, nil
+}
+
+// platforms caches image id → "os/arch": an image's platform never
+// changes, and asking costs a round trip on every connection.
+var platforms sync.Map
+
+func imagePlatform(ctx context.Context, cli *client.Client, imageID string) (goos, goarch string, err error) {
+	if p, ok := platforms.Load(imageID); ok {
+		goos, goarch, _ = strings.Cut(p.(string), "/")
+		return goos, goarch, nil
+	}
+	img, err := cli.ImageInspect(ctx, imageID)
+	if err != nil {
+		return "", "", dockerError(cli, "inspecting image "+imageID, err)
+	}
+	goos, goarch = img.Os, img.Architecture
+	// Images made by `docker import` without a platform may leave these
+	// empty; the daemon then runs them as its own platform.
+	if goos == "" || goarch == "" {
+		v, err := cli.ServerVersion(ctx)
+		if err != nil {
+			return "", "", dockerError(cli, "asking the daemon's platform", err)
+		}
+		goos, goarch = v.Os, v.Arch
+	}
+	platforms.Store(imageID, goos+"/"+goarch)
+	return goos, goarch, nil
+}
+
+// dockerAgentPath is where bin lives in a container: named by its hash,
+// so a container keeps one copy per agent build and a new build never
+// overwrites a running one.
+func dockerAgentPath(bin *AgentBinary) string {
+	return DockerAgentDir + "/agent-" + bin.SHA256
+}
+
+// copyLocks serialises shipping the same agent to the same container
+// from this process, so concurrent tunnels to one container copy it once.
+var copyLocks sync.Map // containerID + "/" + sha256 -> *sync.Mutex
+
+// ensureAgent copies bin into the running container id unless a file of
+// the same name and size is already there, and returns its path.
+func ensureAgent(ctx context.Context, cli *client.Client, id string, bin *AgentBinary) (string, error) {
+	path := dockerAgentPath(bin)
+	mu, _ := copyLocks.LoadOrStore(id+"/"+bin.SHA256, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+	st, err := cli.ContainerStatPath(ctx, id, path)
+	switch {
+	case err == nil && st.Size == bin.Size && st.Mode.IsRegular():
+		return path, nil
+	case err != nil && !cerrdefs.IsNotFound(err):
+		return "", dockerError(cli, "looking for the agent in the container", err)
+	}
+	// Missing, or a partial copy from an interrupted run: (re)copy. The
+	// daemon unlinks the old file before writing, so an agent still
+	// running from it is not disturbed.
+	return path, copyAgent(ctx, cli, id, bin)
+}
+
+// copyAgent sends bin into container id at dockerAgentPath(bin) with the
+// copy API, as a tar stream made on the fly (never whole in memory).
+func copyAgent(ctx context.Context, cli *client.Client, id string, bin *AgentBinary) error {
+	f, err := os.Open(bin.Path)
+	if err != nil {
+		return fmt.Errorf("docker: agent binary: %w", err)
+	}
+	defer f.Close()
+	pr, pw := io.Pipe()
+	go func() {
+		tw := tar.NewWriter(pw)
+		now := time.Now()
+		dir := strings.TrimPrefix(DockerAgentDir, "/")
+		err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir + "/", Mode: 0o755, ModTime: now})
+		if err == nil {
+			err = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(dockerAgentPath(bin), "/"), Mode: 0o755, Size: bin.Size, ModTime: now})
+		}
+		if err == nil {
+			_, err = io.CopyN(tw, f, bin.Size)
+		}
+		if err == nil {
+			err = tw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	err = cli.CopyToContainer(ctx, id, "/", pr, container.CopyToContainerOptions{})
+	pr.CloseWithError(errors.New("copy ended")) // unblocks the writer if the daemon stopped reading
+	if err != nil {
+		return dockerError(cli, "copying the agent into the container", err)
+	}
+	return nil
+}
+
+// removeContainer removes container id, killing it if it still runs.
+// A container the daemon is already removing (AutoRemove) is waited for,
+// so that the container is gone when Close returns.
+func removeContainer(cli *client.Client, id string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	if err == nil || cerrdefs.IsNotFound(err) {
+		return nil
+	}
+	if !cerrdefs.IsConflict(err) && !strings.Contains(err.Error(), "already in progress") {
+		return dockerError(cli, "removing container "+shortID(id), err)
+	}
+	for {
+		_, ierr := cli.ContainerInspect(ctx, id)
+		if cerrdefs.IsNotFound(ierr) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("docker: container %s still present after removal: %w", shortID(id), err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+var nameUnsafe = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
+
+// dockerContainerName makes a unique, recognisable container name for host.
+func dockerContainerName(host string) string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	safe := strings.Trim(nameUnsafe.ReplaceAllString(host, "-"), "-.")
+	if len(safe) > 40 {
+		safe = safe[:40]
+	}
+	if safe == "" {
+		return "chopplan-" + hex.EncodeToString(b)
+	}
+	return "chopplan-" + safe + "-" + hex.EncodeToString(b)
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// dockerError names what failed, and says plainly when no daemon answers
+// at all, which is what a user most often has to fix.
+func dockerError(cli *client.Client, what string, err error) error {
+	if client.IsErrConnectionFailed(err) {
+		return fmt.Errorf("docker: no Docker daemon answers at %s (is it running? DOCKER_HOST chooses another): %w", cli.DaemonHost(), err)
+	}
+	if cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("docker: %s not found: %w", what, err)
+	}
+	return fmt.Errorf("docker: %s: %w", what, err)
+}
+
+// withStaticHint adds the likely cause when an agent that failed to start
+// is dynamically linked: images without a matching libc cannot run it.
+func withStaticHint(err error, bin *AgentBinary) error {
+	if err == nil || !dynamicallyLinked(bin.Path) {
+		return err
+	}
+	return fmt.Errorf("%w (the agent %s is dynamically linked; containers need a static one: build it with CGO_ENABLED=0, as `make build` does)", err, bin.Path)
+}
+
+// dynamicallyLinked reports whether the ELF executable at path asks for
+// a program interpreter (the dynamic loader).
+func dynamicallyLinked(path string) bool {
+	f, err := elf.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return true
+		}
+	}
+	return false
+}
+
+// dockerClients holds one client per daemon address: a client is safe
+// for concurrent use and keeps its connections and negotiated version.
+var dockerClients struct {
+	sync.Mutex
+	m map[string]*client.Client
+}
+
+// dockerClient returns the client for host ("" meaning the environment).
+func dockerClient(host string) (*client.Client, error) {
+	key := host
+	if key == "" {
+		key = "env:" + strings.Join([]string{os.Getenv(client.EnvOverrideHost), os.Getenv(client.EnvOverrideAPIVersion),
+			os.Getenv(client.EnvOverrideCertPath), os.Getenv(client.EnvTLSVerify)}, "|")
+	}
+	dockerClients.Lock()
+	defer dockerClients.Unlock()
+	if c, ok := dockerClients.m[key]; ok {
+		return c, nil
+	}
+	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+	if host != "" {
+		opts = append(opts, client.WithHost(host))
+	}
+	c, err := client.NewClientWithOpts(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("docker: client for %q: %w", host, err)
+	}
+	if dockerClients.m == nil {
+		dockerClients.m = map[string]*client.Client{}
+	}
+	dockerClients.m[key] = c
+	return c, nil
+}
+
+// dockerStream is an agent attached through the Engine API: writes go to
+// the hijacked connection (the agent's stdin), and the multiplexed
+// stdout/stderr coming back is split by stdcopy.
+type dockerStream struct {
+	resp    types.HijackedResponse
+	stdout  *io.PipeReader
+	done    chan struct{} // closed when the agent's output has ended
+	cleanup func() error
+
+	once     sync.Once
+	closeErr error
+}
+
+func newDockerStream(resp types.HijackedResponse, stderr io.Writer, cleanup func() error) *dockerStream {
+	pr, pw := io.Pipe()
+	s := &dockerStream{resp: resp, stdout: pr, done: make(chan struct{}), cleanup: cleanup}
+	go func() {
+		defer close(s.done)
+		_, err := stdcopy.StdCopy(drainingWriter{pw}, stderr, resp.Reader)
+		if err == nil {
+			err = io.EOF
+		}
+		pw.CloseWithError(err)
+	}()
+	return s
+}
+
+func (s *dockerStream) Read(p []byte) (int, error)  { return s.stdout.Read(p) }
+func (s *dockerStream) Write(p []byte) (int, error) { return s.resp.Conn.Write(p) }
+
+// Close ends the agent: end of input first (the agent then kills what it
+// started and exits), then, once its output has ended or the grace has
+// passed, the connection, and for an image container the container.
+func (s *dockerStream) Close() error {
+	s.once.Do(func() {
+		// A connection that cannot half-close (CloseWrite is then a
+		// no-op) still ends the agent's input when it is closed below.
+		s.resp.CloseWrite()
+		s.stdout.Close()
+		select {
+		case <-s.done:
+		case <-time.After(closeGrace):
+		}
+		s.resp.Close()
+		<-s.done
+		if s.cleanup != nil {
+			s.closeErr = s.cleanup()
+		}
+	})
+	return s.closeErr
+}
+
+// drainingWriter passes the agent's stdout to the stream's reader until
+// the stream is closed, then discards it: the output must still be read
+// to learn when the agent has exited.
+type drainingWriter struct{ pw *io.PipeWriter }
+
+func (w drainingWriter) Write(p []byte) (int, error) {
+	n, err := w.pw.Write(p)
+	if errors.Is(err, io.ErrClosedPipe) {
+		return len(p), nil
+	}
+	return n, err
+}
