@@ -8,19 +8,34 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"golang.org/x/sys/unix"
 )
 
 // File is a temp file that becomes the destination on Commit.
+//
+// Where the kernel and file system allow it, the temp file is anonymous
+// (O_TMPFILE): it has no name until Commit, so a process killed half-way
+// leaves nothing behind. Elsewhere it is a hidden file beside dest.
 type File struct {
 	*os.File
-	dest string
-	done bool
+	dest      string
+	anonymous bool // O_TMPFILE: no name yet
+	done      bool
 }
 
 // Create opens a temp file beside dest (created with perm before umask).
 // Call Commit to put it in place, or Abort (safe after Commit) to drop it.
 func Create(dest string, perm os.FileMode) (*File, error) {
 	dir := filepath.Dir(dest)
+	if fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, uint32(perm.Perm())); err == nil {
+		f := os.NewFile(uintptr(fd), filepath.Join(dir, ".chopplan-anonymous"))
+		if err := f.Chmod(perm); err != nil {
+			f.Close()
+			return nil, err
+		}
+		return &File{File: f, dest: dest, anonymous: true}, nil
+	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(dest)+".chopplan-*")
 	if err != nil {
 		return nil, err
@@ -41,16 +56,26 @@ func (f *File) Commit() error {
 	}
 	f.done = true
 	if err := f.Sync(); err != nil {
-		f.File.Close()
-		os.Remove(f.Name())
+		f.drop()
 		return err
+	}
+	name := f.Name()
+	if f.anonymous {
+		// Give the anonymous file a name, then rename it over dest: rename
+		// is what replaces dest atomically.
+		name = filepath.Join(filepath.Dir(f.dest), fmt.Sprintf(".%s.chopplan-%d", filepath.Base(f.dest), os.Getpid()))
+		os.Remove(name)
+		if err := unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", f.Fd()), unix.AT_FDCWD, name, unix.AT_SYMLINK_FOLLOW); err != nil {
+			f.File.Close()
+			return fmt.Errorf("atomicfile: naming the temp file for %s: %w", f.dest, err)
+		}
 	}
 	if err := f.File.Close(); err != nil {
-		os.Remove(f.Name())
+		os.Remove(name)
 		return err
 	}
-	if err := os.Rename(f.Name(), f.dest); err != nil {
-		os.Remove(f.Name())
+	if err := os.Rename(name, f.dest); err != nil {
+		os.Remove(name)
 		return err
 	}
 	if d, err := os.Open(filepath.Dir(f.dest)); err == nil {
@@ -66,8 +91,14 @@ func (f *File) Abort() {
 		return
 	}
 	f.done = true
+	f.drop()
+}
+
+func (f *File) drop() {
 	f.File.Close()
-	os.Remove(f.Name())
+	if !f.anonymous {
+		os.Remove(f.Name())
+	}
 }
 
 // WriteFile writes data to path atomically, creating parent directories
