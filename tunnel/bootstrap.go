@@ -1,0 +1,345 @@
+package tunnel
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/chopplan/chopplan/agent"
+)
+
+// AgentStartError is a reachable host where the agent could not be
+// started: no shell, no writable directory, no agent for its platform, a
+// sudo that wants a password, a checksum that did not match. Reason says
+// what happened, Fix (when known) what to change.
+type AgentStartError struct {
+	Host   string
+	Reason string
+	Fix    string
+}
+
+func (e *AgentStartError) Error() string {
+	msg := fmt.Sprintf("tunnel: agent failed to start on %s: %s", e.Host, e.Reason)
+	if e.Fix != "" {
+		msg += ". " + e.Fix
+	}
+	return msg
+}
+
+// bootstrapMarker begins every line the bootstrap script writes to its
+// stdout, so the controller can tell them from anything else a login
+// writes there.
+const bootstrapMarker = "chopplan-bootstrap"
+
+// bootstrapScript is sent to a POSIX sh on its stdin. It is one { } block
+// so the shell reads all of it before running any of it: later bytes on
+// stdin (the agent upload, then the agent's own stream) then reach the
+// commands meant to read them, not the shell's read-ahead buffer. The
+// controller sends nothing until the script asks, for the same reason.
+//
+// Lines to the controller: "probe OS ARCH CHECKED ENC" when it needs to
+// know which agent to run; "missing" after a check; "start" right before
+// the agent runs; "error MESSAGE" before it gives up. Lines from the
+// controller: "check SHA256" and "put SHA256 SIZE" followed by SIZE bytes.
+//
+// head -c is not POSIX but is in GNU coreutils, busybox, the BSDs and
+// macOS. Busybox's reads through stdio and may read past SIZE, which is
+// harmless because nothing follows the upload until the script answers.
+// The sha256 tool is whichever the host has; with none, gzip's CRC-32 and
+// length check still catch a damaged upload, and a warning says so.
+const bootstrapScript = `{
+m=` + bootstrapMarker + `
+say() { printf '%s %s\n' "$m" "$*"; }
+die() { say error "$*"; exit 1; }
+os=$(uname -s 2>/dev/null) || die "uname failed"
+arch=$(uname -m 2>/dev/null)
+tmp=
+d=${HOME:-}/.cache/chopplan
+if [ -z "${HOME:-}" ] || ! mkdir -p "$d" 2>/dev/null || ! chmod 700 "$d" 2>/dev/null || ! [ -w "$d" ] || ! [ -x "$d" ]; then
+	d=$(mktemp -d "${TMPDIR:-/tmp}/chopplan.XXXXXXXX" 2>/dev/null) || die "no writable directory for the agent: \$HOME/.cache/chopplan is not writable and mktemp -d failed"
+	tmp=$d
+	echo "chopplan: \$HOME/.cache/chopplan is not writable; using $d for this run (the agent is not cached)" >&2
+fi
+z=raw
+command -v gzip >/dev/null 2>&1 && z=gz
+sum() {
+	if command -v sha256sum >/dev/null 2>&1; then sha256sum "$1"
+	elif command -v shasum >/dev/null 2>&1; then shasum -a 256 "$1"
+	elif command -v sha256 >/dev/null 2>&1; then sha256 -q "$1"
+	elif command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r "$1"
+	else echo none
+	fi
+}
+sha=@SELFSHA@
+case "$os $arch" in @SELFCASE@) ;; *) sha= ;; esac
+a=
+if [ -n "$sha" ] && [ -x "$d/agent-$sha" ]; then a=$d/agent-$sha; fi
+if [ -z "$a" ]; then
+	say probe "$os" "$arch" "${sha:--}" "$z"
+	while [ -z "$a" ]; do
+		read -r cmd sha size || exit 1
+		case $cmd in
+		check)
+			if [ -x "$d/agent-$sha" ]; then a=$d/agent-$sha; else say missing; fi ;;
+		put)
+			t=$d/.agent-$sha.$$
+			if [ $z = gz ]; then head -c "$size" | gzip -dc >"$t"; else head -c "$size" >"$t"; fi
+			set -- $(sum "$t")
+			if [ "$1" = none ]; then
+				echo "chopplan: warning: no sha256 tool (sha256sum, shasum, sha256, openssl) on this host; the agent upload was checked by gzip only" >&2
+			elif [ "$1" != "$sha" ]; then
+				rm -f "$t"; die "the uploaded agent's sha256 is $1, expected $sha"
+			fi
+			chmod 700 "$t" && mv -f "$t" "$d/agent-$sha" || { rm -f "$t"; die "cannot install the agent in $d"; }
+			a=$d/agent-$sha ;;
+		*) exit 1 ;;
+		esac
+	done
+fi
+say start
+if [ -n "$tmp" ]; then "$a" agent; r=$?; rm -rf "$tmp"; exit $r; fi
+exec "$a" agent
+}
+`
+
+// unameOS and unameArch map uname -s and uname -m to Go's names.
+var (
+	unameOS = map[string]string{
+		"Linux": "linux", "Darwin": "darwin", "FreeBSD": "freebsd", "OpenBSD": "openbsd",
+		"NetBSD": "netbsd", "DragonFly": "dragonfly", "SunOS": "solaris",
+	}
+	unameArch = map[string]string{
+		"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "aarch64_be": "arm64be",
+		"i386": "386", "i486": "386", "i586": "386", "i686": "386", "x86": "386",
+		"armv6l": "arm", "armv7l": "arm", "armv7": "arm", "armv8l": "arm", "arm": "arm",
+		"riscv64": "riscv64", "ppc64le": "ppc64le", "ppc64": "ppc64", "s390x": "s390x",
+		"mips64": "mips64", "mips": "mips", "loongarch64": "loong64",
+	}
+)
+
+// goPlatform maps a target's uname to GOOS/GOARCH.
+func goPlatform(sysname, machine string) (string, string, bool) {
+	g, ok1 := unameOS[sysname]
+	a, ok2 := unameArch[machine]
+	return g, a, ok1 && ok2
+}
+
+// selfCase is the sh case pattern that matches this process's platform.
+func selfCase() string {
+	var pats []string
+	for uos, gos := range unameOS {
+		if gos != runtime.GOOS {
+			continue
+		}
+		for uarch, garch := range unameArch {
+			if garch == runtime.GOARCH {
+				pats = append(pats, "'"+uos+" "+uarch+"'")
+			}
+		}
+	}
+	if len(pats) == 0 {
+		return "'-'"
+	}
+	return strings.Join(pats, "|")
+}
+
+// scriptFor is the bootstrap script that already knows this process's own
+// agent, so a cached agent on a same-platform host starts with no question
+// asked: one round trip in all.
+func scriptFor(self *AgentBinary) string {
+	sha, pat := "-", "'-'"
+	if self != nil {
+		sha, pat = self.SHA256, selfCase()
+	}
+	return strings.NewReplacer("@SELFSHA@", sha, "@SELFCASE@", pat).Replace(bootstrapScript)
+}
+
+// bootstrapResult is an agent started by the script.
+type bootstrapResult struct {
+	// Binary is the agent that runs on the target.
+	Binary *AgentBinary
+	// Uploaded is true when the binary was sent (it was not cached).
+	Uploaded bool
+}
+
+// bootstrap starts the agent through a POSIX sh whose stdin is w and
+// whose stdout is r: it sends the script, answers its questions, uploads
+// the agent when the target does not have it, and returns once the agent
+// is about to run. From then on r carries the agent's frames and w is the
+// agent's stdin. The caller aborts a stuck bootstrap by closing the
+// transport when ctx ends.
+func bootstrap(ctx context.Context, host string, w io.Writer, r *bufio.Reader, env *StartEnv) (bootstrapResult, error) {
+	var res bootstrapResult
+	agents := env.Agents
+	if agents == nil {
+		agents = DefaultAgentBinaries()
+	}
+	self, selfErr := agents.Self()
+	if _, err := io.WriteString(w, scriptFor(self)); err != nil {
+		return res, fmt.Errorf("tunnel: sending the bootstrap script to %s: %w", host, err)
+	}
+	fail := func(reason, fix string) (bootstrapResult, error) {
+		return res, &AgentStartError{Host: host, Reason: reason, Fix: fix}
+	}
+	var bin *AgentBinary
+	enc := "gz"
+	for {
+		line, err := readBootstrapLine(r, env.Stderr)
+		if err != nil {
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
+			return fail(fmt.Sprintf("the shell ended before the agent started (%v)", err),
+				"The target needs a POSIX sh with uname, mkdir, head and gzip; its stderr (above) says more")
+		}
+		f := strings.Fields(line)
+		switch f[0] {
+		case "start":
+			if bin == nil {
+				bin = self
+				if self == nil {
+					return res, selfErr
+				}
+			}
+			res.Binary = bin
+			return res, nil
+		case "error":
+			return fail(strings.TrimSpace(strings.TrimPrefix(line, "error")), "")
+		case "probe":
+			if len(f) < 5 {
+				return fail("malformed reply from the bootstrap script: "+strconv.Quote(line), "")
+			}
+			goos, goarch, ok := goPlatform(f[1], f[2])
+			if !ok {
+				return fail(fmt.Sprintf("unsupported platform %s %s (uname -s, uname -m)", f[1], f[2]), "chopplan has agents for "+strings.Join(agents.Platforms(), ", "))
+			}
+			bin, err = agents.For(goos, goarch)
+			if err != nil {
+				return fail(err.Error(), "")
+			}
+			enc = f[4]
+			if f[3] == bin.SHA256 {
+				// The script looked for this one already: send it.
+				if err := upload(w, bin, enc); err != nil {
+					return res, fmt.Errorf("tunnel: uploading the agent to %s: %w", host, err)
+				}
+				res.Uploaded = true
+				continue
+			}
+			if _, err := fmt.Fprintf(w, "check %s\n", bin.SHA256); err != nil {
+				return res, fmt.Errorf("tunnel: bootstrap on %s: %w", host, err)
+			}
+		case "missing":
+			if bin == nil {
+				return fail("malformed reply from the bootstrap script: "+strconv.Quote(line), "")
+			}
+			if err := upload(w, bin, enc); err != nil {
+				return res, fmt.Errorf("tunnel: uploading the agent to %s: %w", host, err)
+			}
+			res.Uploaded = true
+		default:
+			return fail("malformed reply from the bootstrap script: "+strconv.Quote(line), "")
+		}
+	}
+}
+
+// upload sends "put SHA SIZE" and the agent, gzip-compressed unless the
+// target has no gzip.
+func upload(w io.Writer, bin *AgentBinary, enc string) error {
+	var data []byte
+	var err error
+	if enc == "gz" {
+		data, err = bin.Compressed()
+	} else {
+		data, err = os.ReadFile(bin.Path)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(w, "put %s %d\n", bin.SHA256, len(data)); err != nil {
+		return err
+	}
+	_, err = w.Write(data)
+	return err
+}
+
+// readBootstrapLine returns the next line of the script's, without its
+// marker. What a login writes to stdout before the script starts (a
+// chatty ~/.bashrc, say) is passed to stderr, once, with a note, so it
+// neither breaks the bootstrap nor goes unnoticed.
+func readBootstrapLine(r *bufio.Reader, stderr io.Writer) (string, error) {
+	for skipped := 0; ; {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return "", describeBootstrapEOF(err, line)
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if rest, ok := strings.CutPrefix(line, bootstrapMarker+" "); ok && rest != "" {
+			return rest, nil
+		}
+		skipped += len(line)
+		if skipped > 64<<10 {
+			return "", fmt.Errorf("more than 64 KiB of unexpected output on stdout")
+		}
+		if stderr != nil {
+			fmt.Fprintf(stderr, "chopplan: ignoring output on stdout before the agent started: %s\n", line)
+		}
+	}
+}
+
+func describeBootstrapEOF(err error, partial string) error {
+	if err == io.EOF {
+		if partial != "" {
+			return fmt.Errorf("end of output after %q", partial)
+		}
+		return fmt.Errorf("end of output")
+	}
+	return err
+}
+
+// buildIDs caches the Go build ID of each agent binary by path: reading
+// it means opening the ELF file, and each connection needs it.
+var buildIDs sync.Map // path -> string
+
+// buildOf is the build identity the agent in bin will report.
+func buildOf(bin *AgentBinary) string {
+	if bin == nil {
+		return agent.SelfBuild()
+	}
+	if runtime.GOOS == bin.OS && runtime.GOARCH == bin.Arch {
+		return agent.SelfBuild()
+	}
+	if v, ok := buildIDs.Load(bin.Path); ok {
+		return v.(string)
+	}
+	id := agent.BuildID(bin.Path)
+	buildIDs.Store(bin.Path, id)
+	return id
+}
+
+// bootstrapStream is an agent started by the bootstrap: reads come
+// through the reader that read the script's lines (it may hold the
+// agent's first bytes already), writes go straight to the transport.
+type bootstrapStream struct {
+	r       *bufio.Reader
+	w       io.Writer
+	close   func() error
+	readErr func(error) error
+}
+
+func (s *bootstrapStream) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && s.readErr != nil {
+		err = s.readErr(err)
+	}
+	return n, err
+}
+
+func (s *bootstrapStream) Write(p []byte) (int, error) { return s.w.Write(p) }
+func (s *bootstrapStream) Close() error                { return s.close() }
