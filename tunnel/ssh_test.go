@@ -1,0 +1,57 @@
+package tunnel_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/chopplan/chopplan/internal/testenv"
+	"github.com/chopplan/chopplan/tunnel"
+	"github.com/chopplan/chopplan/tunnel/tunneltest"
+)
+
+// sshConfigFor is a configuration that reaches s with its own key and
+// known_hosts and nothing from the machine's ssh_config or ssh-agent.
+func sshConfigFor(s *testenv.SSHD) tunnel.SSHConfig {
+	return tunnel.SSHConfig{
+		Name: s.Addr(), Host: s.Host(), Port: s.Port(), User: s.User(),
+		IdentityFiles:   []string{s.ClientKey().Path},
+		KnownHostsFiles: []string{s.KnownHostsFile()},
+		ConfigFile:      "none", NoAgent: true,
+	}
+}
+
+func newSSH(t testing.TB, cfg tunnel.SSHConfig, out *tunneltest.SyncBuffer) *tunnel.Tunnel {
+	t.Helper()
+	k, err := tunnel.SSH(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := tunnel.Options{}
+	if out != nil {
+		opts.Output = out
+	}
+	tun := tunnel.New(k, opts)
+	t.Cleanup(func() { tun.Close() })
+	return tun
+}
+
+func TestSSHContract(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartSSHD(t, testenv.SSHDOptions{})
+	tunneltest.Run(t, tunneltest.Target{
+		New: func(t *testing.T, out *tunneltest.SyncBuffer) *tunnel.Tunnel {
+			return newSSH(t, sshConfigFor(s), out)
+		},
+		Shell: true, Shared: true, Dir: testenv.UserDir(t, s.User()),
+	})
+}
+
+func TestSSHPing(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartSSHD(t, testenv.SSHDOptions{})
+	tun := newSSH(t, sshConfigFor(s), nil)
+	v, err := tun.Call(context.Background(), "ping", nil)
+	if err != nil || v.AsString() != "pong" {
+		t.Fatalf("ping = %v, %v", v, err)
+	}
+}
