@@ -1,0 +1,334 @@
+package plan
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Results are task results as the engine records them: by task address
+// (Task.Addr), then by host name. A task not in Results, or a host not in
+// its map, has not run: references to it evaluate to unknown values, which
+// is how plan and check mode evaluate everything.
+type Results map[string]map[string]cty.Value
+
+// Each is one element of a task's for_each.
+type Each struct {
+	Key, Value cty.Value
+}
+
+// HostEval is what a task's expressions see of one host.
+type HostEval struct {
+	Host *Tunnel
+	// Facts is host.facts; cty.NilVal means not gathered (unknown).
+	Facts cty.Value
+	// Results holds the results so far; nil means none (plan mode).
+	Results Results
+	// Each is the for_each element being run, when the task has for_each.
+	Each *Each
+	// Self is the task's own result, for until and changed_when;
+	// cty.NilVal means unknown.
+	Self cty.Value
+}
+
+// TaskEvalContext returns the context to evaluate t's expressions for one
+// host: the module's variables, locals, tunnels, groups and module outputs,
+// path.*, the function library, and
+//
+//	task.NAME       this host's result of an earlier task of the same list
+//	tasks.LIST.TASK every host's result of a task of another list (an
+//	                object by host name)
+//	host.name, host.addr, host.kind, host.facts
+//	each.key, each.value (with for_each) and self (in until, changed_when)
+//
+// Results of sensitive tasks are marked Sensitive. What is not known yet is
+// unknown, and an expression over it evaluates to unknown.
+func (c *Config) TaskEvalContext(t *Task, h HostEval) *hcl.EvalContext {
+	return t.List.inst.taskCtx(t, h, t.reads)
+}
+
+func (in *instance) taskCtx(t *Task, h HostEval, reads map[string]bool) *hcl.EvalContext {
+	ctx := in.runtimeCtx(in.vals.static, h.Results, reads).NewChild()
+	earlier := map[string]cty.Value{}
+	for _, e := range t.List.Tasks {
+		if e == t {
+			break
+		}
+		v := cty.NilVal
+		if h.Host != nil {
+			if byHost, ok := h.Results[e.Addr]; ok {
+				if r, ok := byHost[h.Host.Name]; ok {
+					v = r
+				}
+			}
+		}
+		if v == cty.NilVal {
+			v = placeholder(e)
+		} else if e.Sensitive {
+			v = v.Mark(Sensitive)
+		}
+		earlier[e.Name] = v
+	}
+	vars := map[string]cty.Value{
+		"task": objectOf(earlier),
+		"host": hostObject(h.Host, h.Facts),
+	}
+	if t.ForEach != nil {
+		if h.Each != nil {
+			vars["each"] = cty.ObjectVal(map[string]cty.Value{"key": h.Each.Key, "value": h.Each.Value})
+		} else {
+			vars["each"] = cty.ObjectVal(map[string]cty.Value{"key": cty.UnknownVal(cty.String), "value": cty.DynamicVal})
+		}
+	}
+	self := h.Self
+	if self == cty.NilVal {
+		self = placeholder(t)
+	} else if t.Sensitive {
+		self = self.Mark(Sensitive)
+	}
+	vars["self"] = self
+	ctx.Variables = vars
+	return ctx
+}
+
+// placeholder is the unknown result of a task not run yet: typed when the
+// builtin declares its result type, so references to missing attributes
+// are caught ahead of time.
+func placeholder(t *Task) cty.Value {
+	v := cty.DynamicVal
+	if ty := t.Spec.Result; t.ForEach == nil && ty != cty.NilType && ty.IsObjectType() {
+		attrs := ty.AttributeTypes()
+		all := map[string]cty.Type{"changed": cty.Bool, "failed": cty.Bool, "skipped": cty.Bool}
+		for k, at := range attrs {
+			all[k] = at
+		}
+		v = cty.UnknownVal(cty.Object(all))
+	}
+	if t.Sensitive {
+		v = v.Mark(Sensitive)
+	}
+	return v
+}
+
+// runtimeCtx is a child of base with tasks.* built from results, and the
+// dynamic locals and module outputs evaluated over them. Only the tasks in
+// reads get their results (all tasks when reads is nil); the others are
+// unknown, which keeps this cheap with many hosts.
+func (in *instance) runtimeCtx(base *hcl.EvalContext, results Results, reads map[string]bool) *hcl.EvalContext {
+	ctx := base.NewChild()
+	vars := map[string]cty.Value{"tasks": in.tasksObject(results, reads)}
+	ctx.Variables = vars
+	if len(in.vals.dynOutputs) > 0 || in.hasDynamicChild() {
+		mods := map[string]cty.Value{}
+		for name, v := range in.vals.modules {
+			mods[name] = v
+		}
+		for name, call := range in.calls {
+			if call.inst != nil && call.inst.hasDynamicOutputs() && call.inst.vals.static != nil {
+				mods[name] = call.inst.runtimeOutputs(results, reads)
+			}
+		}
+		vars["module"] = objectOf(mods)
+	}
+	if len(in.vals.dynOrder) > 0 {
+		locals := map[string]cty.Value{}
+		for name, v := range in.vals.locals {
+			locals[name] = v
+		}
+		for _, name := range in.vals.dynOrder {
+			vars["local"] = objectOf(locals)
+			v, diags := in.locals[name].expr.Value(ctx)
+			if diags.HasErrors() {
+				v = cty.DynamicVal
+			}
+			locals[name] = v
+		}
+		vars["local"] = objectOf(locals)
+	}
+	return ctx
+}
+
+func (in *instance) hasDynamicOutputs() bool { return len(in.vals.dynOutputs) > 0 }
+
+func (in *instance) hasDynamicChild() bool {
+	for _, call := range in.calls {
+		if call.inst != nil && call.inst.hasDynamicOutputs() {
+			return true
+		}
+	}
+	return false
+}
+
+// runtimeOutputs evaluates a module's outputs over results.
+func (in *instance) runtimeOutputs(results Results, reads map[string]bool) cty.Value {
+	ctx := in.runtimeCtx(in.vals.static, results, reads)
+	out := map[string]cty.Value{}
+	for _, o := range in.outOrder {
+		v, diags := o.Expr.Value(ctx)
+		if diags.HasErrors() {
+			v = cty.DynamicVal
+		}
+		if o.Sensitive {
+			v = v.Mark(Sensitive)
+		}
+		out[o.Name] = v
+	}
+	return objectOf(out)
+}
+
+// tasksObject is tasks.LIST.TASK for one module instance.
+func (in *instance) tasksObject(results Results, reads map[string]bool) cty.Value {
+	lists := map[string]cty.Value{}
+	for name, l := range in.lists {
+		tasks := map[string]cty.Value{}
+		for _, t := range l.Tasks {
+			v := cty.NilVal
+			if byHost, ok := results[t.Addr]; ok && (reads == nil || reads[t.Addr]) {
+				hosts := make(map[string]cty.Value, len(byHost))
+				for h, r := range byHost {
+					hosts[h] = r
+				}
+				v = objectOf(hosts)
+				if t.Sensitive {
+					v = v.Mark(Sensitive)
+				}
+			}
+			if v == cty.NilVal {
+				v = cty.DynamicVal
+				if t.Sensitive {
+					v = v.Mark(Sensitive)
+				}
+			}
+			tasks[t.Name] = v
+		}
+		lists[name] = objectOf(tasks)
+	}
+	return objectOf(lists)
+}
+
+// EvalArgs evaluates the task's arguments in ctx (from TaskEvalContext)
+// into an object with exactly the attributes of the builtin's spec:
+// converted to their types, absent ones defaulted (or null), sensitive
+// ones marked. Unknown values stay unknown.
+func (t *Task) EvalArgs(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	attrs := map[string]cty.Value{}
+	for _, a := range t.Spec.Args {
+		ty := a.Type
+		if ty == cty.NilType {
+			ty = cty.DynamicPseudoType
+		}
+		e, ok := t.Args[a.Name]
+		if !ok {
+			if a.Default != cty.NilVal {
+				attrs[a.Name] = a.Default
+			} else {
+				attrs[a.Name] = cty.NullVal(ty)
+			}
+			continue
+		}
+		v, d := e.Value(ctx)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			attrs[a.Name] = cty.UnknownVal(ty)
+			continue
+		}
+		v, d = convertArg(a.Name, v, ty, e.Range())
+		diags = append(diags, d...)
+		if v.IsNull() && a.Required {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError, Summary: "Required argument is null",
+				Detail: fmt.Sprintf("The argument %q is required and cannot be null.", a.Name), Subject: e.Range().Ptr(),
+			})
+		}
+		if v.IsNull() && a.Default != cty.NilVal {
+			v = a.Default
+		}
+		if a.Sensitive || t.Sensitive {
+			v = v.Mark(Sensitive)
+		}
+		attrs[a.Name] = v
+	}
+	return objectOf(attrs), diags
+}
+
+// EvalCondition evaluates a condition (a task's When, Until or
+// ChangedWhen, a group's Where) to a cty.Bool: unknown while what it reads
+// is unknown, false when null.
+func EvalCondition(expr hcl.Expression, ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+	if expr == nil {
+		return cty.True, nil
+	}
+	v, diags := expr.Value(ctx)
+	if diags.HasErrors() {
+		return cty.UnknownVal(cty.Bool), diags
+	}
+	b, d := boolOf(v, expr, "condition")
+	return b, append(diags, d...)
+}
+
+// EvalForEach evaluates a task's for_each for one host: the elements in
+// order (map keys sorted, list indexes as numbers), or known=false while
+// the collection is unknown. A task without for_each has one element, nil.
+func (t *Task) EvalForEach(ctx *hcl.EvalContext) (elems []*Each, known bool, diags hcl.Diagnostics) {
+	if t.ForEach == nil {
+		return []*Each{nil}, true, nil
+	}
+	v, diags := t.ForEach.Value(ctx)
+	if diags.HasErrors() {
+		return nil, false, diags
+	}
+	if !v.IsWhollyKnown() {
+		return nil, false, diags
+	}
+	marks := v.Marks()
+	v, _ = v.Unmark()
+	if v.IsNull() {
+		return nil, true, diags
+	}
+	ty := v.Type()
+	if !(ty.IsMapType() || ty.IsObjectType() || ty.IsSetType() || ty.IsListType() || ty.IsTupleType()) {
+		return nil, false, append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError, Summary: "Invalid for_each argument",
+			Detail:  fmt.Sprintf("A task's for_each takes a map, a set or a list; this is a %s.", ty.FriendlyName()),
+			Subject: t.ForEach.Range().Ptr(),
+		})
+	}
+	for it := v.ElementIterator(); it.Next(); {
+		k, e := it.Element()
+		if ty.IsSetType() {
+			k = e
+		}
+		elems = append(elems, &Each{Key: k.WithMarks(marks), Value: e.WithMarks(marks)})
+	}
+	return elems, true, diags
+}
+
+// EvalOutputs evaluates the root module's outputs over the results of a
+// run. Sensitive outputs come back marked.
+func (c *Config) EvalOutputs(results Results) (map[string]cty.Value, hcl.Diagnostics) {
+	in := c.root
+	out := map[string]cty.Value{}
+	if in == nil || in.vals.static == nil {
+		return out, nil
+	}
+	var diags hcl.Diagnostics
+	ctx := in.runtimeCtx(in.vals.static, results, nil)
+	for _, o := range in.outOrder {
+		v, d := o.Expr.Value(ctx)
+		diags = append(diags, d...)
+		if o.Sensitive {
+			v = v.Mark(Sensitive)
+		}
+		out[o.Name] = v
+	}
+	return out, diags
+}
+
+// EvalContext is the root module's static context (variables, locals,
+// tunnels, groups, module outputs, functions) with tasks.* built from
+// results: for evaluating an expression outside any task.
+func (c *Config) EvalContext(results Results) *hcl.EvalContext {
+	return c.root.runtimeCtx(c.root.vals.static, results, nil)
+}
