@@ -168,12 +168,14 @@ func dialHop(ctx context.Context, hop *sshHop, via *ssh.Client, route sshRoute, 
 	if err != nil {
 		return nil, unreachable(err)
 	}
-	cb, algos, err := hop.hostKeys.callback(addr)
+	policy := hop.hostKeys
+	policy.warn = warn
+	cb, algos, err := policy.callback(addr)
 	if err != nil {
 		raw.Close()
 		return nil, err
 	}
-	auth, err := loadAuth(hop.identityFiles, hop.explicitKeys, hop.identitiesOnly, hop.noAgent, hop.passphrase)
+	auth, err := loadAuth(hop.identityFiles, hop.explicitKeys, hop.identitiesOnly, hop.agentSocket, hop.passphrase)
 	if err != nil {
 		raw.Close()
 		return nil, err
@@ -473,7 +475,7 @@ func (k *sshKind) Describe() (string, cty.Value) {
 	return "ssh", cty.ObjectVal(map[string]cty.Value{
 		"name": cty.StringVal(c.Name), "host": cty.StringVal(c.Host), "user": cty.StringVal(c.User),
 		"port": cty.NumberIntVal(int64(c.Port)), "identity_files": list(c.IdentityFiles),
-		"passphrase": cty.StringVal(c.Passphrase), "no_agent": cty.BoolVal(c.NoAgent),
+		"passphrase": cty.StringVal(c.Passphrase), "no_agent": cty.BoolVal(c.NoAgent), "identity_agent": cty.StringVal(c.IdentityAgent),
 		"host_key_mode": cty.StringVal(string(c.HostKeyMode)), "known_hosts_files": list(c.KnownHostsFiles),
 		"proxy_jump": cty.StringVal(c.ProxyJump), "connect_timeout_ms": cty.NumberIntVal(c.ConnectTimeout.Milliseconds()),
 		"keepalive_ms": cty.NumberIntVal(c.KeepAliveInterval.Milliseconds()), "keepalive_count_max": cty.NumberIntVal(int64(c.KeepAliveCountMax)),
@@ -499,7 +501,7 @@ func sshConfigFromDescription(args cty.Value) (SSHConfig, error) {
 	var mode string
 	err := errors.Join(
 		attr("name", &c.Name), attr("host", &c.Host), attr("user", &c.User), attr("port", &port),
-		attr("identity_files", &c.IdentityFiles), attr("passphrase", &c.Passphrase), attr("no_agent", &c.NoAgent),
+		attr("identity_files", &c.IdentityFiles), attr("passphrase", &c.Passphrase), attr("no_agent", &c.NoAgent), attr("identity_agent", &c.IdentityAgent),
 		attr("host_key_mode", &mode), attr("known_hosts_files", &c.KnownHostsFiles), attr("proxy_jump", &c.ProxyJump),
 		attr("connect_timeout_ms", &cto), attr("keepalive_ms", &ka), attr("keepalive_count_max", &kaMax),
 		attr("config_file", &c.ConfigFile), attr("sudo", &c.Sudo), attr("sudo_user", &c.SudoUser),

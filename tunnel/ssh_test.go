@@ -2,6 +2,8 @@ package tunnel_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/chopplan/chopplan/internal/testenv"
@@ -54,4 +56,14 @@ func TestSSHPing(t *testing.T) {
 	if err != nil || v.AsString() != "pong" {
 		t.Fatalf("ping = %v, %v", v, err)
 	}
+}
+
+// writeConfig writes an ssh_config for a test.
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ssh_config")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -27,13 +27,13 @@ type AuthError struct {
 }
 
 func (e *AuthError) Error() string {
-	offered := "no keys at all: no ssh-agent (SSH_AUTH_SOCK is unset) and no identity file found"
-	if len(e.Offered) > 0 {
-		offered = "offered " + strings.Join(e.Offered, ", ")
+	if len(e.Offered) == 0 {
+		return fmt.Sprintf("tunnel: ssh: authentication as %s on %s failed: no key to offer (no ssh-agent answers at SSH_AUTH_SOCK and no identity file exists). "+
+			"Load a key into ssh-agent, or name one with identity_file (IdentityFile in ~/.ssh/config)", e.User, e.Host)
 	}
-	return fmt.Sprintf("tunnel: ssh: authentication as %s on %s failed (%s). "+
+	return fmt.Sprintf("tunnel: ssh: authentication as %s on %s failed (offered %s). "+
 		"Add one of these public keys to ~%s/.ssh/authorized_keys on the host, or name the right key with identity_file (IdentityFile in ~/.ssh/config) or load it into ssh-agent",
-		e.User, e.Host, offered, e.User)
+		e.User, e.Host, strings.Join(e.Offered, ", "), e.User)
 }
 
 func (e *AuthError) Unwrap() error { return e.Err }
@@ -67,11 +67,12 @@ func (a *sshAuth) methods() []ssh.AuthMethod {
 	return []ssh.AuthMethod{ssh.PublicKeys(a.signers...)}
 }
 
-// loadAuth gathers the keys for one host. The agent is asked unless
-// noAgent; with identitiesOnly its keys are limited to those of the
+// loadAuth gathers the keys for one host. The agent at agentSocket is
+// asked, when there is one (an agent that does not answer is skipped, as
+// OpenSSH does); with identitiesOnly its keys are limited to those of the
 // identity files, as OpenSSH does, so a loaded agent cannot exhaust the
 // server's MaxAuthTries with keys it will refuse.
-func loadAuth(identityFiles []string, explicit bool, identitiesOnly, noAgent bool, passphrase string) (*sshAuth, error) {
+func loadAuth(identityFiles []string, explicit bool, identitiesOnly bool, agentSocket, passphrase string) (*sshAuth, error) {
 	a := &sshAuth{}
 	var fileKeys []*keyFile
 	for _, path := range identityFiles {
@@ -84,8 +85,8 @@ func loadAuth(identityFiles []string, explicit bool, identitiesOnly, noAgent boo
 		}
 		fileKeys = append(fileKeys, k)
 	}
-	if sock := os.Getenv("SSH_AUTH_SOCK"); sock != "" && !noAgent {
-		if conn, err := net.Dial("unix", sock); err == nil {
+	if agentSocket != "" {
+		if conn, err := net.Dial("unix", agentSocket); err == nil {
 			signers, err := sshagent.NewClient(conn).Signers()
 			if err != nil {
 				conn.Close()

@@ -37,6 +37,9 @@ type SSHConfig struct {
 	Passphrase string
 	// NoAgent ignores SSH_AUTH_SOCK.
 	NoAgent bool
+	// IdentityAgent is the ssh-agent socket (ssh_config IdentityAgent,
+	// else $SSH_AUTH_SOCK; "none" uses no agent).
+	IdentityAgent string
 	// HostKeyMode is how unknown host keys are treated (ssh_config
 	// StrictHostKeyChecking, else strict).
 	HostKeyMode HostKeyMode
@@ -80,9 +83,9 @@ type sshHop struct {
 	port           int
 	user           string
 	identityFiles  []string
-	explicitKeys   bool // identity files named by the user, not defaults
+	explicitKeys   bool // identity files named in the plan: missing ones are errors
 	identitiesOnly bool
-	noAgent        bool
+	agentSocket    string // "" for none
 	passphrase     string
 	hostKeys       hostKeyPolicy
 	connectTimeout time.Duration
@@ -196,8 +199,26 @@ func (c *SSHConfig) resolve() (sshRoute, error) {
 // SSHConfig's explicit settings; jump hosts take only its credentials and
 // host key mode, as `ssh -J` does.
 func (c *SSHConfig) resolveHop(files configFiles, alias, user string, port int, target bool) (*sshHop, error) {
-	h := &sshHop{alias: alias, user: user, port: port, noAgent: c.NoAgent, passphrase: c.Passphrase}
+	h := &sshHop{alias: alias, user: user, port: port, passphrase: c.Passphrase}
 	get := func(key string) string { return files.get(alias, key) }
+	h.agentSocket = c.IdentityAgent
+	if h.agentSocket == "" {
+		h.agentSocket = get("IdentityAgent")
+	}
+	switch h.agentSocket {
+	case "", "SSH_AUTH_SOCK":
+		h.agentSocket = os.Getenv("SSH_AUTH_SOCK")
+	case "none":
+		h.agentSocket = ""
+	default:
+		if strings.HasPrefix(h.agentSocket, "$") {
+			h.agentSocket = os.Getenv(strings.TrimPrefix(h.agentSocket, "$"))
+		}
+		h.agentSocket = expandTokens(h.agentSocket, alias, "", 0)
+	}
+	if c.NoAgent {
+		h.agentSocket = ""
+	}
 	h.host = alias
 	if v := get("HostName"); v != "" {
 		h.host = expandTokens(v, alias, "", 0)
@@ -222,7 +243,8 @@ func (c *SSHConfig) resolveHop(files configFiles, alias, user string, port int, 
 	if target && len(c.IdentityFiles) > 0 {
 		h.identityFiles, h.explicitKeys = c.IdentityFiles, true
 	} else if v := files.getAll(alias, "IdentityFile"); len(v) > 0 {
-		h.identityFiles, h.explicitKeys = v, true
+		// As with OpenSSH, a missing file named in ssh_config is skipped.
+		h.identityFiles = v
 	} else {
 		for _, n := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
 			h.identityFiles = append(h.identityFiles, filepath.Join(homeDir(), ".ssh", n))

@@ -1,0 +1,148 @@
+package tunnel_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chopplan/chopplan/internal/testenv"
+	"github.com/chopplan/chopplan/tunnel"
+	"github.com/chopplan/chopplan/tunnel/tunneltest"
+)
+
+// knownHosts writes lines to a fresh known_hosts file.
+func knownHosts(t *testing.T, lines ...string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "known_hosts")
+	body := ""
+	if len(lines) > 0 {
+		body = strings.Join(lines, "\n") + "\n"
+	}
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func ping(t *testing.T, tun *tunnel.Tunnel) error {
+	t.Helper()
+	_, err := tun.Call(context.Background(), "ping", nil)
+	return err
+}
+
+// refusedBeforeLogin checks that the server never accepted a login.
+func refusedBeforeLogin(t *testing.T, s *testenv.SSHD) {
+	t.Helper()
+	if log := s.Log(); strings.Contains(log, "Accepted publickey") || strings.Contains(log, "Starting session") {
+		t.Fatalf("the host was logged into although its key was refused:\n%s", log)
+	}
+}
+
+func TestSSHHostKeyChanged(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartSSHD(t, testenv.SSHDOptions{})
+	other := testenv.NewKey(t, testenv.ED25519)
+	for _, mode := range []tunnel.HostKeyMode{tunnel.HostKeyStrict, tunnel.HostKeyAcceptNew} {
+		cfg := sshConfigFor(s)
+		cfg.HostKeyMode = mode
+		cfg.KnownHostsFiles = []string{knownHosts(t, testenv.KnownHostsLine(s.Addr(), other.PublicKey()))}
+		err := ping(t, newSSH(t, cfg, nil))
+		var hke *tunnel.HostKeyError
+		if !errors.As(err, &hke) || !hke.Changed {
+			t.Fatalf("%s: changed host key: err = %v", mode, err)
+		}
+		msg := err.Error()
+		for _, want := range []string{"HAS CHANGED", hke.Line(), cfg.KnownHostsFiles[0] + ":1", "SHA256:"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s: message lacks %q: %s", mode, want, msg)
+			}
+		}
+	}
+	refusedBeforeLogin(t, s)
+}
+
+func TestSSHHostKeyUnknownStrict(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartSSHD(t, testenv.SSHDOptions{})
+	cfg := sshConfigFor(s)
+	cfg.KnownHostsFiles = []string{knownHosts(t)}
+	err := ping(t, newSSH(t, cfg, nil))
+	var hke *tunnel.HostKeyError
+	if !errors.As(err, &hke) || hke.Changed {
+		t.Fatalf("unknown host key: err = %v", err)
+	}
+	if !strings.Contains(err.Error(), s.KnownHostsLine()) || !strings.Contains(err.Error(), "SHA256:") {
+		t.Fatalf("message does not give the line to add: %v", err)
+	}
+	var ue *tunnel.UnreachableError
+	if !errors.As(err, &ue) {
+		t.Fatalf("not reported for the host: %v", err)
+	}
+	refusedBeforeLogin(t, s)
+}
+
+func TestSSHHostKeyAcceptNew(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartSSHD(t, testenv.SSHDOptions{})
+	cfg := sshConfigFor(s)
+	kh := filepath.Join(t.TempDir(), "ssh", "known_hosts") // neither file nor directory exist yet
+	cfg.KnownHostsFiles = []string{kh}
+	cfg.HostKeyMode = tunnel.HostKeyAcceptNew
+	out := &tunneltest.SyncBuffer{}
+	if err := ping(t, newSSH(t, cfg, out)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "WARNING: permanently added") {
+		t.Fatalf("no warning when recording the key: %q", out.String())
+	}
+	got, _ := os.ReadFile(kh)
+	if string(got) != s.KnownHostsLine()+"\n" {
+		t.Fatalf("known_hosts = %q, want %q", got, s.KnownHostsLine()+"\n")
+	}
+	// Now known: strict mode accepts it, and nothing more is written.
+	cfg.HostKeyMode = tunnel.HostKeyStrict
+	out2 := &tunneltest.SyncBuffer{}
+	if err := ping(t, newSSH(t, cfg, out2)); err != nil {
+		t.Fatalf("strict after accept-new: %v", err)
+	}
+	if again, _ := os.ReadFile(kh); string(again) != string(got) || strings.Contains(out2.String(), "WARNING") {
+		t.Fatalf("second connection changed known_hosts (%q) or warned (%q)", again, out2.String())
+	}
+}
+
+func TestSSHHostKeyOff(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartSSHD(t, testenv.SSHDOptions{})
+	cfg := sshConfigFor(s)
+	cfg.KnownHostsFiles = []string{knownHosts(t)}
+	cfg.HostKeyMode = tunnel.HostKeyOff
+	for range 2 { // the warning is printed on every connection
+		out := &tunneltest.SyncBuffer{}
+		if err := ping(t, newSSH(t, cfg, out)); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "WARNING: host key checking is off") {
+			t.Fatalf("no warning with host key checking off: %q", out.String())
+		}
+	}
+	if got, _ := os.ReadFile(cfg.KnownHostsFiles[0]); len(got) != 0 {
+		t.Fatalf("mode off wrote known_hosts: %q", got)
+	}
+}
+
+func TestSSHHostKeyHashedAndPreferredAlgorithm(t *testing.T) {
+	t.Parallel()
+	// The server offers ECDSA first, which x/crypto/ssh would also prefer;
+	// known_hosts has only its ed25519 key, hashed.
+	s := testenv.StartSSHD(t, testenv.SSHDOptions{HostKeyTypes: []testenv.KeyType{testenv.ECDSA, testenv.ED25519}})
+	ed := s.HostKeys()[1]
+	cfg := sshConfigFor(s)
+	line := testenv.HashedKnownHostsLine(s.Addr(), ed)
+	cfg.KnownHostsFiles = []string{knownHosts(t, line)}
+	if err := ping(t, newSSH(t, cfg, nil)); err != nil {
+		t.Fatalf("hashed ed25519 entry for a host that also has ECDSA: %v", err)
+	}
+}
