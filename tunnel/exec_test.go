@@ -1,17 +1,120 @@
 package tunnel_test
 
 import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/chopplan/chopplan/internal/testenv"
 	"github.com/chopplan/chopplan/tunnel"
 	"github.com/chopplan/chopplan/tunnel/tunneltest"
 )
 
 func TestExecShContract(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
 	tunneltest.Run(t, tunneltest.Target{
 		New: func(t *testing.T, out *tunneltest.SyncBuffer) *tunnel.Tunnel {
-			return tunnel.New(tunnel.Exec("sh", []string{"sh"}), tunnel.Options{Output: out})
+			return tunnel.New(tunnel.Exec("sh", []string{"env", "HOME=" + home, "sh"}), tunnel.Options{Output: out})
 		},
 		Shell: true, Shared: true, Dir: t.TempDir(),
 	})
+}
+
+func TestExecNetnsContract(t *testing.T) {
+	t.Parallel()
+	ns := testenv.NewNetnsHost(t, "exec")
+	tunneltest.Run(t, tunneltest.Target{
+		New: func(t *testing.T, out *tunneltest.SyncBuffer) *tunnel.Tunnel {
+			return tunnel.New(tunnel.Exec(ns.Name(), []string{"ip", "netns", "exec", ns.Name(), "sh"}), tunnel.Options{Output: out})
+		},
+		Shell: true, Shared: true, Dir: t.TempDir(),
+	})
+}
+
+// agentFiles lists the cached agents in home and their inode numbers.
+func agentFiles(t *testing.T, home string) map[string]uint64 {
+	t.Helper()
+	matches, _ := filepath.Glob(filepath.Join(home, ".cache", "chopplan", "agent-*"))
+	out := map[string]uint64{}
+	for _, m := range matches {
+		fi, err := os.Stat(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[m] = fi.Sys().(*syscall.Stat_t).Ino
+	}
+	return out
+}
+
+func TestBootstrapCachesAgent(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	kind := tunnel.Exec("cache", []string{"env", "HOME=" + home, "sh"})
+	tun := tunnel.New(kind, tunnel.Options{Output: &tunneltest.SyncBuffer{}})
+	defer tun.Close()
+	if err := tun.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	first := agentFiles(t, home)
+	if len(first) != 1 {
+		t.Fatalf("after the first connection the cache holds %v", first)
+	}
+	for path := range first {
+		fi, _ := os.Stat(path)
+		dir, _ := os.Stat(filepath.Dir(path))
+		if fi.Mode().Perm() != 0o700 || dir.Mode().Perm() != 0o700 {
+			t.Fatalf("agent %v, cache directory %v: want 0700 both", fi.Mode(), dir.Mode())
+		}
+	}
+	tun.Close()
+	// A new agent process, from the cached file: the same inode, as the
+	// upload installs a new file by rename.
+	if err := tun.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if second := agentFiles(t, home); len(second) != 1 || !mapsEqual(first, second) {
+		t.Fatalf("the agent was installed again: %v then %v", first, second)
+	}
+	if temps, _ := filepath.Glob(filepath.Join(home, ".cache", "chopplan", ".agent-*")); len(temps) > 0 {
+		t.Fatalf("temporary files left behind: %v", temps)
+	}
+}
+
+func mapsEqual(a, b map[string]uint64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestBootstrapHomeNotWritable(t *testing.T) {
+	t.Parallel()
+	tmp := t.TempDir()
+	// /proc/self cannot hold a directory, even for root.
+	kind := tunnel.Exec("nohome", []string{"env", "HOME=/proc/self", "TMPDIR=" + tmp, "sh"})
+	out := &tunneltest.SyncBuffer{}
+	tun := tunnel.New(kind, tunnel.Options{Output: out})
+	v, err := tun.Call(context.Background(), "tunneltest.exe", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(v.AsString(), tmp+"/chopplan.") {
+		t.Fatalf("agent runs from %s, want a private directory in %s", v.AsString(), tmp)
+	}
+	if !strings.Contains(out.String(), "not writable") {
+		t.Fatalf("no note about the fallback: %q", out.String())
+	}
+	tun.Close()
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Fatalf("the private directory outlived the agent: %v", left)
+	}
 }

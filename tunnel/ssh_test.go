@@ -67,3 +67,25 @@ func writeConfig(t *testing.T, body string) string {
 	}
 	return path
 }
+
+func TestSSHCachedAgentNotUploadedAgain(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartSSHD(t, testenv.SSHDOptions{})
+	home := testenv.HomeOf(t, s.User())
+	if err := ping(t, newSSH(t, sshConfigFor(s), nil)); err != nil {
+		t.Fatal(err)
+	}
+	first := agentFiles(t, home)
+	tun := newSSH(t, sshConfigFor(s), nil)
+	exe, err := tun.Call(context.Background(), "tunneltest.exe", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ino, ok := first[exe.AsString()]
+	if !ok {
+		t.Fatalf("agent runs from %s, not from the cache %v", exe.AsString(), first)
+	}
+	if again := agentFiles(t, home); again[exe.AsString()] != ino {
+		t.Fatalf("%s was installed again (inode %d, then %d)", exe.AsString(), ino, again[exe.AsString()])
+	}
+}

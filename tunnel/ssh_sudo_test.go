@@ -1,0 +1,60 @@
+package tunnel_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/chopplan/chopplan/internal/testenv"
+	"github.com/chopplan/chopplan/tunnel"
+)
+
+func factsUser(t *testing.T, tun *tunnel.Tunnel) string {
+	t.Helper()
+	v, err := tun.Call(context.Background(), "facts", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.GetAttr("user").AsString()
+}
+
+func TestSSHSudoNopasswd(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartSSHD(t, testenv.SSHDOptions{})
+	testenv.SudoRule(t, s.User(), true)
+	cfg := sshConfigFor(s)
+	cfg.Sudo = true
+	if u := factsUser(t, newSSH(t, cfg, nil)); u != "root" {
+		t.Fatalf("agent through sudo runs as %q", u)
+	}
+}
+
+func TestSSHSudoPassword(t *testing.T) {
+	t.Parallel()
+	user, password := testenv.PasswordUser(t)
+	testenv.SudoRule(t, user, false)
+	s := testenv.StartSSHD(t, testenv.SSHDOptions{User: user})
+	cfg := sshConfigFor(s)
+	cfg.Sudo = true
+
+	// No password given: refused before anything runs, saying what to do.
+	err := ping(t, newSSH(t, cfg, nil))
+	var se *tunnel.AgentStartError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "sudo_password") {
+		t.Fatalf("sudo without a password: %v", err)
+	}
+	t.Log(err)
+
+	cfg.SudoPassword = "not-" + password
+	err = ping(t, newSSH(t, cfg, nil))
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "refused the password") {
+		t.Fatalf("sudo with a wrong password: %v", err)
+	}
+	t.Log(err)
+
+	cfg.SudoPassword = password
+	if u := factsUser(t, newSSH(t, cfg, nil)); u != "root" {
+		t.Fatalf("agent through sudo -S runs as %q", u)
+	}
+}
