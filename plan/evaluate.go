@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -59,6 +60,10 @@ func (in *instance) evalCtx() *hcl.EvalContext {
 		tunnels[kind] = objectOf(m)
 	}
 	cwd, _ := os.Getwd()
+	// path.module is absolute so that "${path.module}/x" works in file
+	// functions, which also resolve relative paths against the module.
+	moduleDir, _ := filepath.Abs(in.dir)
+	rootDir, _ := filepath.Abs(v.rootDir)
 	return &hcl.EvalContext{
 		Variables: map[string]cty.Value{
 			"var":    objectOf(vars),
@@ -67,8 +72,8 @@ func (in *instance) evalCtx() *hcl.EvalContext {
 			"group":  objectOf(v.groups),
 			"module": objectOf(v.modules),
 			"path": cty.ObjectVal(map[string]cty.Value{
-				"module": cty.StringVal(in.dir),
-				"root":   cty.StringVal(v.rootDir),
+				"module": cty.StringVal(moduleDir),
+				"root":   cty.StringVal(rootDir),
 				"cwd":    cty.StringVal(cwd),
 			}),
 		},

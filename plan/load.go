@@ -131,6 +131,14 @@ func (l *loader) load(path string) (*Config, hcl.Diagnostics) {
 	if l.opts.LockFile == "" {
 		l.opts.LockFile = filepath.Join(cfg.Dir, LockFileName)
 	}
+	for name, f := range l.parser.Files() {
+		cfg.Files[name] = f
+	}
+	if diags.HasErrors() {
+		// Like Terraform: syntax errors stop here, since what follows would
+		// mostly report their consequences.
+		return cfg, diags
+	}
 	lock, d := l.readLock()
 	diags = append(diags, d...)
 	l.lock = lock

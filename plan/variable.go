@@ -103,8 +103,10 @@ func decodeVariable(in *instance, b *hcl.Block) hcl.Diagnostics {
 			ErrorMessage: vc.Attributes["error_message"].Expr,
 			DeclRange:    vb.DefRange,
 		}
+		valid := true
 		for _, t := range val.Condition.Variables() {
 			if t.RootName() != "var" {
+				valid = false
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Invalid reference in variable validation",
@@ -113,7 +115,9 @@ func decodeVariable(in *instance, b *hcl.Block) hcl.Diagnostics {
 				})
 			}
 		}
-		v.Validations = append(v.Validations, val)
+		if valid {
+			v.Validations = append(v.Validations, val)
+		}
 	}
 	if why, ok := reservedVariables[name]; ok && in.addr != "" {
 		diags = append(diags, &hcl.Diagnostic{

@@ -1,0 +1,3 @@
+group "web" {
+  members = [1, 2]  # ERROR: Invalid group members
+}

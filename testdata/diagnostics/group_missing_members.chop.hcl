@@ -1,0 +1,3 @@
+group "web" {  # ERROR: Missing required argument
+  where = true
+}

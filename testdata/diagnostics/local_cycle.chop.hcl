@@ -1,0 +1,4 @@
+locals {
+  a = local.b  # ERROR: Cycle in references
+  b = local.a
+}

@@ -1,0 +1,3 @@
+module "nginx" {
+  source = "github.com/example/nginx"  # ERROR: Invalid module source
+}

@@ -1,0 +1,3 @@
+module "nginx" {
+  source = "git::file:///nonexistent/nginx.git?ref=v1"  # ERROR: Module content does not match the lock
+}

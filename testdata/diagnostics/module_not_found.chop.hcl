@@ -1,0 +1,3 @@
+module "nginx" {
+  source = "./no/such/dir"  # ERROR: Module not found
+}

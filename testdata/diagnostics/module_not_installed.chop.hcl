@@ -1,0 +1,3 @@
+module "nginx" {
+  source = "git::https://example.com/nginx.git?ref=v1.0.0"  # ERROR: Module not installed
+}

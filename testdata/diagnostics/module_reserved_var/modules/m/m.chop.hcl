@@ -1,0 +1,1 @@
+variable "on" {}  # ERROR: Reserved variable name

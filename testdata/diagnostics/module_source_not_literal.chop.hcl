@@ -1,0 +1,4 @@
+variable "v" { default = "./x" }
+module "m" {
+  source = var.v  # ERROR: Variables not allowed
+}

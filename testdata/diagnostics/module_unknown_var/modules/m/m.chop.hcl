@@ -1,0 +1,1 @@
+variable "port" { default = 80 }

@@ -1,0 +1,3 @@
+module "nginx" {
+  source = "git::https://example.com/nginx.git"  # ERROR: Invalid module source
+}

@@ -1,0 +1,3 @@
+output "a" {  # ERROR: Missing required argument
+  description = "nothing"
+}

@@ -1,0 +1,3 @@
+tunnel "ssh" "web" {
+  host = "web-${1 + }"  # ERROR: Invalid expression
+}

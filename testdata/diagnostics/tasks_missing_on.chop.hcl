@@ -1,0 +1,3 @@
+tasks "t" {  # ERROR: Missing required argument
+  task "ping" "p" {}
+}

@@ -1,0 +1,4 @@
+tunnel "local" "me" {}
+output "x" {
+  value = task.e  # ERROR: Invalid reference
+}

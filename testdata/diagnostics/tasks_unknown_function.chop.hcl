@@ -1,0 +1,7 @@
+tunnel "local" "me" {}
+tasks "a" {
+  on = tunnel.local.me
+  task "exec" "e" {
+    command = uppercase("true")  # ERROR: Call to unknown function
+  }
+}

@@ -1,0 +1,7 @@
+tunnel "local" "me" {}
+tasks "t" {
+  on = tunnel.local.me
+  task "exec" "e" {  # ERROR: Missing required argument
+    comand = "true"  # ERROR: Unsupported argument
+  }
+}

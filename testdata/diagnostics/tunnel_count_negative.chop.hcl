@@ -1,0 +1,3 @@
+tunnel "local" "me" {
+  count = -1  # ERROR: Invalid count argument
+}

@@ -1,0 +1,2 @@
+tunnel "local" "me" {}
+tunnel "local" "me" {}  # ERROR: Duplicate tunnel

@@ -1,0 +1,3 @@
+tunnel "ssh" "web" {
+  host = each.key  # ERROR: Invalid reference
+}

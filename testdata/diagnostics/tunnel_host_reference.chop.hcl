@@ -1,0 +1,3 @@
+tunnel "ssh" "web" {
+  host = host.name  # ERROR: Invalid reference
+}

@@ -1,0 +1,1 @@
+tunnel "local" "1st" {}  # ERROR: Invalid name

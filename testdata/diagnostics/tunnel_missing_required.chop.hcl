@@ -1,0 +1,3 @@
+tunnel "ssh" "web" {  # ERROR: Missing required argument
+  user = "deploy"
+}

@@ -1,0 +1,3 @@
+tunnel "sshh" "web" {  # ERROR: Unsupported tunnel kind
+  host = "web.example.com"
+}

@@ -1,0 +1,4 @@
+tunnel "ssh" "web" {
+  host = "web.example.com"
+  usr  = "deploy"  # ERROR: Unsupported argument
+}

@@ -1,0 +1,4 @@
+tunnel "ssh" "web" {
+  host = "web"
+  via  = "bastion"  # ERROR: Invalid via
+}

@@ -1,0 +1,4 @@
+tunnel "ssh" "web" {
+  host = "web.example.com"
+  port = "twenty-two"  # ERROR: Incorrect attribute value type
+}

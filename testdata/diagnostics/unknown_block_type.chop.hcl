@@ -1,0 +1,1 @@
+tunel "local" "me" {}  # ERROR: Unsupported block type

@@ -1,0 +1,3 @@
+output "a" {
+  value = vars.x  # ERROR: Unknown variable
+}

@@ -1,0 +1,1 @@
+name = "x"  # ERROR: Unsupported argument

@@ -1,0 +1,2 @@
+b = "from-file"
+c = "from-file"

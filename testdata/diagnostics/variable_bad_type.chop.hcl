@@ -1,0 +1,4 @@
+variable "port" {
+  type    = nubmer  # ERROR: Invalid type specification
+  default = 80
+}

@@ -1,0 +1,3 @@
+variable "release" {  # ERROR: No value for required variable
+  type = string
+}
