@@ -67,6 +67,10 @@ func (c *cli) newRootCmd() *cobra.Command {
 		c.newVersionCmd(),
 		c.newRunCmd(),
 		c.newFactsCmd(),
+		c.newValidateCmd(),
+		c.newFmtCmd(),
+		c.newGraphCmd(),
+		c.newInitCmd(),
 		newAgentCmd(),
 	)
 	return root
