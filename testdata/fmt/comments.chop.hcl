@@ -1,0 +1,6 @@
+# Comments stay where they are.
+variable "release" {
+  type = string   # the version
+  default = "1.0" // old style
+  /* block comment */
+}

@@ -1,0 +1,5 @@
+# Already canonical: fmt leaves it alone.
+locals {
+  a   = 1
+  bcd = "x"
+}
