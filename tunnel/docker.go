@@ -166,57 +166,52 @@ func (d *dockerKind) describe(attrs map[string]cty.Value) cty.Value {
 	return cty.ObjectVal(attrs)
 }
 
-// DockerFromDescription re-creates a docker kind ("docker" or
+func init() {
+	RegisterKind("docker", func(args cty.Value) (Kind, error) { return dockerFromDescription("docker", args) })
+	RegisterKind("docker-image", func(args cty.Value) (Kind, error) { return dockerFromDescription("docker-image", args) })
+}
+
+// dockerFromDescription re-creates a docker kind ("docker" or
 // "docker-image") from what its Describe returned.
-func DockerFromDescription(kind string, args cty.Value) (Kind, error) {
-	if args.IsNull() || !args.Type().IsObjectType() {
-		return nil, fmt.Errorf("docker: %s description is not an object", kind)
-	}
-	str := func(k string) string {
-		if !args.Type().HasAttribute(k) {
-			return ""
-		}
-		v := args.GetAttr(k)
-		if v.IsNull() || v.Type() != cty.String {
-			return ""
-		}
-		return v.AsString()
-	}
+func dockerFromDescription(kind string, args cty.Value) (Kind, error) {
 	strs := func(k string) []string {
-		if !args.Type().HasAttribute(k) {
+		if args == cty.NilVal || args.IsNull() || !args.Type().IsObjectType() || !args.Type().HasAttribute(k) {
 			return nil
 		}
 		v := args.GetAttr(k)
-		if v.IsNull() || !v.CanIterateElements() {
+		if v.IsNull() || !v.IsKnown() || !v.CanIterateElements() {
 			return nil
 		}
 		var out []string
 		for _, e := range v.AsValueSlice() {
-			if e.Type() == cty.String && !e.IsNull() {
+			if e.Type() == cty.String && e.IsKnown() && !e.IsNull() {
 				out = append(out, e.AsString())
 			}
 		}
 		return out
 	}
-	opts := &DockerOptions{Host: str("host"), User: str("user"), Env: strs("env"), Binds: strs("binds"), Network: str("network")}
-	if args.Type().HasAttribute("keep") {
-		if v := args.GetAttr("keep"); v.Type() == cty.Bool && !v.IsNull() {
+	opts := &DockerOptions{
+		Host: stringArg(args, "host"), User: stringArg(args, "user"), Env: strs("env"),
+		Binds: strs("binds"), Network: stringArg(args, "network"),
+	}
+	if args != cty.NilVal && !args.IsNull() && args.Type().IsObjectType() && args.Type().HasAttribute("keep") {
+		if v := args.GetAttr("keep"); v.Type() == cty.Bool && v.IsKnown() && !v.IsNull() {
 			opts.Keep = v.True()
 		}
 	}
+	name := stringArg(args, "name")
 	switch kind {
 	case "docker":
-		if str("container") == "" {
+		if stringArg(args, "container") == "" {
 			return nil, errors.New("docker: description names no container")
 		}
-		return DockerContainer(str("name"), str("container"), opts), nil
-	case "docker-image":
-		if str("image") == "" {
+		return DockerContainer(name, stringArg(args, "container"), opts), nil
+	default:
+		if stringArg(args, "image") == "" {
 			return nil, errors.New("docker: description names no image")
 		}
-		return DockerImage(str("name"), str("image"), opts), nil
+		return DockerImage(name, stringArg(args, "image"), opts), nil
 	}
-	return nil, fmt.Errorf("docker: unknown kind %q", kind)
 }
 
 // Start copies the agent into the container unless it is there already,

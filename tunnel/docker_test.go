@@ -232,3 +232,84 @@ func BenchmarkDockerConnectCall(b *testing.B) {
 		}
 	})
 }
+
+func TestParseDockerTarget(t *testing.T) {
+	for _, tc := range []struct {
+		in, kind, err string
+		args          map[string]string
+	}{
+		{in: "docker://web", kind: "docker", args: map[string]string{"name": "web", "container": "web"}},
+		{in: "docker://web?user=app", kind: "docker", args: map[string]string{"container": "web", "user": "app"}},
+		{in: "docker-image://registry:5000/team/app:1.2@sha256:abc", kind: "docker-image", args: map[string]string{"image": "registry:5000/team/app:1.2@sha256:abc"}},
+		{in: "docker-image://debian:bookworm?keep=true&network=host", kind: "docker-image", args: map[string]string{"image": "debian:bookworm", "network": "host"}},
+		{in: "docker://", err: "names no container"},
+		{in: "docker-image://x?keep=maybe", err: "is not true or false"},
+		{in: "docker://web?keep=1", err: `unknown option "keep"`},
+		{in: "ssh://web", err: "expected docker://"},
+	} {
+		k, err := tunnel.ParseDockerTarget(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: err = %v, want %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tc.in, err)
+			continue
+		}
+		kind, args := k.(tunnel.Describer).Describe()
+		if kind != tc.kind {
+			t.Errorf("%s: kind %s, want %s", tc.in, kind, tc.kind)
+		}
+		for a, want := range tc.args {
+			if got := args.GetAttr(a).AsString(); got != want {
+				t.Errorf("%s: %s = %q, want %q", tc.in, a, got, want)
+			}
+		}
+		if strings.Contains(tc.in, "keep=true") != args.GetAttr("keep").True() {
+			t.Errorf("%s: keep = %v", tc.in, args.GetAttr("keep"))
+		}
+		// The description re-creates an equal kind, as a via tunnel's near agent does.
+		again, err := tunnel.NewKind(kind, args)
+		if err != nil {
+			t.Fatalf("%s: NewKind: %v", tc.in, err)
+		}
+		if _, args2 := again.(tunnel.Describer).Describe(); !args2.RawEquals(args) {
+			t.Errorf("%s: re-created %#v, want %#v", tc.in, args2, args)
+		}
+	}
+}
+
+// TestDockerViaDocker starts a near agent in an image container that can
+// reach the daemon, which starts the far agent in another, existing
+// container: the far agent is the near one's own (static) binary.
+func TestDockerViaDocker(t *testing.T) {
+	cli := testenv.Docker(t)
+	sock, ok := strings.CutPrefix(cli.DaemonHost(), "unix://")
+	if !ok {
+		t.Skipf("the daemon is at %s, not a unix socket a container could mount", cli.DaemonHost())
+	}
+	ref := testenv.BusyboxImage(t)
+	name := testenv.RunContainer(t, ref)
+	out := &tunneltest.SyncBuffer{}
+	near := tunnel.New(tunnel.DockerImage("near", ref, &tunnel.DockerOptions{
+		Agent: testenv.StaticAgent(t), Binds: []string{sock + ":/var/run/docker.sock"},
+	}), tunnel.Options{Output: out})
+	defer near.Close()
+	far := tunnel.New(tunnel.Via(near, tunnel.DockerContainer("far", name, nil)), tunnel.Options{Output: out})
+	defer far.Close()
+	ctx := context.Background()
+	nf, err := near.Call(ctx, "facts", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ff, err := far.Call(ctx, "facts", nil)
+	if err != nil {
+		t.Fatalf("far agent: %v (output: %s)", err, out)
+	}
+	peer, _ := far.Peer(ctx)
+	if peer.Depth != 2 || ff.GetAttr("hostname").Equals(nf.GetAttr("hostname")).True() {
+		t.Fatalf("far agent depth %d, hostname %s (near %s)", peer.Depth, ff.GetAttr("hostname").GoString(), nf.GetAttr("hostname").GoString())
+	}
+}
