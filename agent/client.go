@@ -23,17 +23,23 @@ type ClientConfig struct {
 	// Build, when set, is the build identity the agent must report: the
 	// binary that was started. A different one is a VersionError.
 	Build string
+	// MaxResult bounds one call's result value in bytes, the most a target
+	// can make the controller hold for one call (MaxBody when 0). Bulk data
+	// belongs in Fetch, which streams.
+	MaxResult int
 }
 
 // Client is the controller's end of one agent. It is safe for use by many
 // goroutines; calls are multiplexed over the one stream.
 type Client struct {
-	host  string
-	c     *conn
-	peer  Hello
-	next  atomic.Uint32
-	dead  chan struct{} // closed when the stream has ended
-	cause error         // why, set before dead is closed
+	host string
+	c    *conn
+	peer Hello
+	next atomic.Uint32
+
+	maxResult int
+	dead      chan struct{} // closed when the stream has ended
+	cause     error         // why, set before dead is closed
 
 	mu    sync.Mutex
 	calls map[uint32]*clientCall
@@ -66,7 +72,10 @@ type clientCall struct {
 // NewClient performs the handshake on rw and starts the client. When ctx
 // ends before the agent answers, rw is closed and ctx's error returned.
 func NewClient(ctx context.Context, rw io.ReadWriteCloser, cfg ClientConfig) (*Client, error) {
-	cl := &Client{host: cfg.Host, c: newConn(cfg.Host, rw), dead: make(chan struct{}), calls: map[uint32]*clientCall{}}
+	cl := &Client{host: cfg.Host, c: newConn(cfg.Host, rw), dead: make(chan struct{}), calls: map[uint32]*clientCall{}, maxResult: cfg.MaxResult}
+	if cl.maxResult <= 0 {
+		cl.maxResult = MaxBody
+	}
 	self := cfg.Self
 	self.Protocol = ProtocolVersion
 	hb, _ := json.Marshal(self)
@@ -264,7 +273,7 @@ func (cl *Client) readLoop() {
 }
 
 func (cl *Client) read() error {
-	b := bodies{limit: MaxBody}
+	b := bodies{limit: cl.maxResult}
 	protocolErr := func(format string, args ...any) error {
 		return &ProtocolError{Host: cl.host, Reason: fmt.Sprintf(format, args...)}
 	}
@@ -279,12 +288,12 @@ func (cl *Client) read() error {
 		switch f.typ {
 		case framePart:
 			if !b.add(f.id, f.payload) {
-				return protocolErr("result of call %d larger than %d bytes", f.id, MaxBody)
+				return protocolErr("result of call %d larger than %d bytes", f.id, cl.maxResult)
 			}
 		case frameResult:
 			body, ok := b.finish(f.id, f.payload)
 			if !ok {
-				return protocolErr("result of call %d larger than %d bytes", f.id, MaxBody)
+				return protocolErr("result of call %d larger than %d bytes", f.id, cl.maxResult)
 			}
 			cl.mu.Lock()
 			call := cl.calls[f.id]

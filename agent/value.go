@@ -18,7 +18,7 @@ func EncodeValue(v cty.Value) ([]byte, error) {
 	if v == cty.NilVal {
 		v = cty.NullVal(cty.DynamicPseudoType)
 	}
-	if v.IsMarked() {
+	if v.ContainsMarked() {
 		// Marks (sensitive) are a controller concept and never cross the wire.
 		v, _ = v.UnmarkDeep()
 	}

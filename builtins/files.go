@@ -267,13 +267,23 @@ func put(cc agent.CallContext, args cty.Value) (cty.Value, error) {
 	if !bytes.Equal(sum, trailer[:sha256.Size]) {
 		return cty.NilVal, fmt.Errorf("put %s: content corrupted in transit (sha256 %x, sender's %x); the old file is untouched", dest, sum, trailer[:sha256.Size])
 	}
-	if err := setAttrs(f.Name(), fs.FileMode(mode), uid, gid); err != nil {
+	if err := setFileAttrs(f.File, fs.FileMode(mode), uid, gid); err != nil {
 		return cty.NilVal, err
 	}
 	if err := f.Commit(); err != nil {
 		return cty.NilVal, fmt.Errorf("put %s: %w", dest, err)
 	}
 	return transferResult(dest, size, hex.EncodeToString(sum), mode, true), nil
+}
+
+// setFileAttrs is setAttrs on an open file (which may have no name yet).
+func setFileAttrs(f *os.File, mode fs.FileMode, uid, gid int) error {
+	if uid >= 0 || gid >= 0 {
+		if err := f.Chown(uid, gid); err != nil {
+			return err
+		}
+	}
+	return f.Chmod(goMode(mode))
 }
 
 // setAttrs applies mode (with setuid/setgid/sticky, in unix numbering) and
@@ -284,6 +294,12 @@ func setAttrs(path string, mode fs.FileMode, uid, gid int) error {
 			return err
 		}
 	}
+	return os.Chmod(path, goMode(mode))
+}
+
+// goMode turns unix mode bits (04000 setuid, 02000 setgid, 01000 sticky)
+// into Go's FileMode.
+func goMode(mode fs.FileMode) fs.FileMode {
 	m := mode.Perm()
 	if mode&0o4000 != 0 {
 		m |= fs.ModeSetuid
@@ -294,7 +310,7 @@ func setAttrs(path string, mode fs.FileMode, uid, gid int) error {
 	if mode&0o1000 != 0 {
 		m |= fs.ModeSticky
 	}
-	return os.Chmod(path, m)
+	return m
 }
 
 func transferResult(path string, size int64, sum string, mode int64, changed bool) cty.Value {

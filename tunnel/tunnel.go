@@ -230,3 +230,7 @@ func (t *Tunnel) CallWith(ctx context.Context, fn string, args any, opts *agent.
 	}
 	return v, err
 }
+
+// Tunnels makes a single tunnel act as a group of one, as Chopsticks
+// tunnels do in set operations and queues.
+func (t *Tunnel) Tunnels() []*Tunnel { return []*Tunnel{t} }

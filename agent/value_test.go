@@ -1,0 +1,85 @@
+package agent
+
+import (
+	"testing"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+func TestValueRoundTrip(t *testing.T) {
+	for _, v := range []cty.Value{
+		cty.NullVal(cty.DynamicPseudoType),
+		cty.StringVal("héllo"),
+		cty.NumberIntVal(-42),
+		cty.NumberFloatVal(3.25),
+		cty.MustParseNumberVal("123456789012345678901234567890"),
+		cty.ListVal([]cty.Value{cty.StringVal("a"), cty.StringVal("b")}),
+		cty.ListValEmpty(cty.String),
+		cty.SetVal([]cty.Value{cty.True}),
+		cty.MapVal(map[string]cty.Value{"k": cty.NumberIntVal(1)}),
+		cty.ObjectVal(map[string]cty.Value{"o": cty.TupleVal([]cty.Value{cty.True, cty.StringVal("x")}), "n": cty.NullVal(cty.String)}),
+	} {
+		b, err := EncodeValue(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := DecodeValue(b)
+		if err != nil {
+			t.Fatalf("%#v: %v", v, err)
+		}
+		if !got.RawEquals(v) {
+			t.Fatalf("round trip of %#v gave %#v", v, got)
+		}
+	}
+}
+
+func TestSensitiveMarksDoNotCross(t *testing.T) {
+	v := cty.StringVal("secret").Mark("sensitive")
+	b, err := EncodeValue(cty.ObjectVal(map[string]cty.Value{"p": v}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeValue(b)
+	if err != nil || got.ContainsMarked() {
+		t.Fatalf("decoded %#v, %v", got, err)
+	}
+}
+
+func TestCheckMsgpackRejects(t *testing.T) {
+	for name, b := range map[string][]byte{
+		"empty":            {},
+		"trailing bytes":   {0xc0, 0xc0},
+		"string too long":  {0xd9, 200, 'a'},
+		"map too long":     {0xdf, 0x10, 0, 0, 0},
+		"reserved byte":    {0xc1},
+		"truncated length": {0xdb, 0, 0},
+	} {
+		if err := checkMsgpack(b, maxValueDepth); err == nil {
+			t.Errorf("%s: accepted % x", name, b)
+		}
+	}
+}
+
+// FuzzDecodeValue: no input panics, hangs or allocates without bound, and
+// whatever decodes encodes back to an equal value.
+func FuzzDecodeValue(f *testing.F) {
+	for _, v := range []cty.Value{cty.StringVal("x"), cty.ObjectVal(map[string]cty.Value{"a": cty.ListVal([]cty.Value{cty.Zero})})} {
+		b, _ := EncodeValue(v)
+		f.Add(b)
+	}
+	f.Add([]byte{0x92, 0xa1, '"', 0xdd, 0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := DecodeValue(b)
+		if err != nil {
+			return
+		}
+		b2, err := EncodeValue(v)
+		if err != nil {
+			return // unknowns and similar that decode but need not encode
+		}
+		v2, err := DecodeValue(b2)
+		if err != nil || !v2.RawEquals(v) {
+			t.Fatalf("re-decode of %#v: %#v, %v", v, v2, err)
+		}
+	})
+}
