@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"debug/elf"
 	"encoding/hex"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -326,29 +328,58 @@ func (d *dockerImage) Start(ctx context.Context, env *StartEnv) (_ Stream, err e
 	return newDockerStream(resp, env.Stderr, cleanup), nil
 }
 
-// agentFor picks the agent binary for the OS and architecture of image
-// (an image id), or the one DockerOptions.Agent names, and records its
-// build for the handshake.
-func (d *dockerKind) agentFor(ctx context.Context, cli *client.Client, imageID string, env *StartEnv) (*AgentBinary, error) {
-	var bin *AgentBinary
-	if d.opts.Agent != "" {
-		b, err := hashBinary(d.opts.Agent)
-		if err != nil {
-			return nil, err
-		}
-		bin = b
-	} else {
+// dockerAgent is an agent executable to ship into containers.
+type dockerAgent struct {
+	path string
+	size int64
+	// key names the agent's file in containers. It is a hash of the Go
+	// build ID, which the linker derives from the binary's content: reading
+	// it costs nothing, where hashing the whole file costs tens of
+	// milliseconds on every run of a short command. Executables without a
+	// build ID are named by the sha256 of their content.
+	key string
+}
+
+// agentFor picks the agent for the OS and architecture of image (an
+// image id), or the one DockerOptions.Agent names, and records its build
+// for the handshake.
+func (d *dockerKind) agentFor(ctx context.Context, cli *client.Client, imageID string, env *StartEnv) (*dockerAgent, error) {
+	path := d.opts.Agent
+	if path == "" {
 		goos, goarch, err := imagePlatform(ctx, cli, imageID)
 		if err != nil {
 			return nil, err
 		}
-		if bin, err = env.Agents.For(goos, goarch); err != nil {
-			return nil, err
+		if goos == runtime.GOOS && goarch == runtime.GOARCH {
+			if path, err = os.Executable(); err != nil {
+				return nil, fmt.Errorf("docker: finding own executable: %w", err)
+			}
+		} else {
+			bin, err := env.Agents.For(goos, goarch)
+			if err != nil {
+				return nil, err
+			}
+			path = bin.Path
 		}
 	}
-	build := agent.BuildID(bin.Path)
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("docker: agent binary: %w", err)
+	}
+	a := &dockerAgent{path: path, size: st.Size()}
+	build := agent.BuildID(path)
+	if build != "" {
+		sum := sha256.Sum256([]byte(build))
+		a.key = hex.EncodeToString(sum[:16])
+	} else {
+		bin, err := hashBinary(path)
+		if err != nil {
+			return nil, err
+		}
+		a.key = bin.SHA256
+	}
 	d.build.Store(&build)
-	return bin, nil
+	return a, nil
 }
 
 // platforms caches image id → "os/arch": an image's platform never
@@ -378,11 +409,11 @@ func imagePlatform(ctx context.Context, cli *client.Client, imageID string) (goo
 	return goos, goarch, nil
 }
 
-// dockerAgentPath is where bin lives in a container: named by its hash,
-// so a container keeps one copy per agent build and a new build never
-// overwrites a running one.
-func dockerAgentPath(bin *AgentBinary) string {
-	return DockerAgentDir + "/agent-" + bin.SHA256
+// dockerAgentPath is where bin lives in a container: named by its
+// content, so a container keeps one copy per agent build and a new build
+// never overwrites a running one.
+func dockerAgentPath(bin *dockerAgent) string {
+	return DockerAgentDir + "/agent-" + bin.key
 }
 
 // copyLocks serialises shipping the same agent to the same container
@@ -391,14 +422,14 @@ var copyLocks sync.Map // containerID + "/" + sha256 -> *sync.Mutex
 
 // ensureAgent copies bin into the running container id unless a file of
 // the same name and size is already there, and returns its path.
-func ensureAgent(ctx context.Context, cli *client.Client, id string, bin *AgentBinary) (string, error) {
+func ensureAgent(ctx context.Context, cli *client.Client, id string, bin *dockerAgent) (string, error) {
 	path := dockerAgentPath(bin)
-	mu, _ := copyLocks.LoadOrStore(id+"/"+bin.SHA256, &sync.Mutex{})
+	mu, _ := copyLocks.LoadOrStore(id+"/"+bin.key, &sync.Mutex{})
 	mu.(*sync.Mutex).Lock()
 	defer mu.(*sync.Mutex).Unlock()
 	st, err := cli.ContainerStatPath(ctx, id, path)
 	switch {
-	case err == nil && st.Size == bin.Size && st.Mode.IsRegular():
+	case err == nil && st.Size == bin.size && st.Mode.IsRegular():
 		return path, nil
 	case err != nil && !cerrdefs.IsNotFound(err):
 		return "", dockerError(cli, "looking for the agent in the container", err)
@@ -411,8 +442,8 @@ func ensureAgent(ctx context.Context, cli *client.Client, id string, bin *AgentB
 
 // copyAgent sends bin into container id at dockerAgentPath(bin) with the
 // copy API, as a tar stream made on the fly (never whole in memory).
-func copyAgent(ctx context.Context, cli *client.Client, id string, bin *AgentBinary) error {
-	f, err := os.Open(bin.Path)
+func copyAgent(ctx context.Context, cli *client.Client, id string, bin *dockerAgent) error {
+	f, err := os.Open(bin.path)
 	if err != nil {
 		return fmt.Errorf("docker: agent binary: %w", err)
 	}
@@ -424,10 +455,10 @@ func copyAgent(ctx context.Context, cli *client.Client, id string, bin *AgentBin
 		dir := strings.TrimPrefix(DockerAgentDir, "/")
 		err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir + "/", Mode: 0o755, ModTime: now})
 		if err == nil {
-			err = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(dockerAgentPath(bin), "/"), Mode: 0o755, Size: bin.Size, ModTime: now})
+			err = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(dockerAgentPath(bin), "/"), Mode: 0o755, Size: bin.size, ModTime: now})
 		}
 		if err == nil {
-			_, err = io.CopyN(tw, f, bin.Size)
+			_, err = io.CopyN(tw, f, bin.size)
 		}
 		if err == nil {
 			err = tw.Close()
@@ -505,11 +536,11 @@ func dockerError(cli *client.Client, what string, err error) error {
 
 // withStaticHint adds the likely cause when an agent that failed to start
 // is dynamically linked: images without a matching libc cannot run it.
-func withStaticHint(err error, bin *AgentBinary) error {
-	if err == nil || !dynamicallyLinked(bin.Path) {
+func withStaticHint(err error, bin *dockerAgent) error {
+	if err == nil || !dynamicallyLinked(bin.path) {
 		return err
 	}
-	return fmt.Errorf("%w (the agent %s is dynamically linked; containers need a static one: build it with CGO_ENABLED=0, as `make build` does)", err, bin.Path)
+	return fmt.Errorf("%w (the agent %s is dynamically linked; containers need a static one: build it with CGO_ENABLED=0, as `make build` does)", err, bin.path)
 }
 
 // dynamicallyLinked reports whether the ELF executable at path asks for
