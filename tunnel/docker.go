@@ -238,6 +238,9 @@ func (d *dockerContainer) Start(ctx context.Context, env *StartEnv) (Stream, err
 	if err != nil {
 		return nil, err
 	}
+	if err := checkLoader(ctx, cli, info.ID, bin); err != nil {
+		return nil, err
+	}
 	path, err := ensureAgent(ctx, cli, info.ID, bin)
 	if err != nil {
 		return nil, err
@@ -247,15 +250,15 @@ func (d *dockerContainer) Start(ctx context.Context, env *StartEnv) (Stream, err
 		AttachStdin: true, AttachStdout: true, AttachStderr: true,
 	})
 	if err != nil {
-		return nil, withStaticHint(dockerError(cli, "creating the agent's exec in "+d.container, err), bin)
+		return nil, dockerError(cli, "creating the agent's exec in "+d.container, err)
 	}
 	resp, err := cli.ContainerExecAttach(ctx, exec.ID, container.ExecAttachOptions{})
 	if err != nil {
-		return nil, withStaticHint(dockerError(cli, "starting the agent in "+d.container, err), bin)
+		return nil, dockerError(cli, "starting the agent in "+d.container, err)
 	}
-	// An agent that cannot run at all (wrong libc, wrong architecture)
-	// shows up here only as an exec that exits at once; the stream reports
-	// that through the agent's stderr and the failed handshake.
+	// An agent that cannot run at all (say, built for another
+	// architecture) shows up only as an exec that exits at once: its error
+	// comes through the agent's stderr and the failed handshake.
 	return newDockerStream(resp, env.Stderr, nil), nil
 }
 
@@ -309,6 +312,9 @@ func (d *dockerImage) Start(ctx context.Context, env *StartEnv) (_ Stream, err e
 			removeContainer(cli, id)
 		}
 	}()
+	if err := checkLoader(ctx, cli, id, bin); err != nil {
+		return nil, err
+	}
 	if err := copyAgent(ctx, cli, id, bin); err != nil {
 		return nil, err
 	}
@@ -319,7 +325,7 @@ func (d *dockerImage) Start(ctx context.Context, env *StartEnv) (_ Stream, err e
 	}
 	if err := cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
 		resp.Close()
-		return nil, withStaticHint(dockerError(cli, fmt.Sprintf("starting the agent in a container of %q", d.image), err), bin)
+		return nil, dockerError(cli, fmt.Sprintf("starting the agent in a container of %q", d.image), err)
 	}
 	var cleanup func() error
 	if !d.opts.Keep {
@@ -338,6 +344,8 @@ type dockerAgent struct {
 	// milliseconds on every run of a short command. Executables without a
 	// build ID are named by the sha256 of their content.
 	key string
+	// interp is the dynamic loader the agent needs, "" for a static one.
+	interp string
 }
 
 // agentFor picks the agent for the OS and architecture of image (an
@@ -366,7 +374,7 @@ func (d *dockerKind) agentFor(ctx context.Context, cli *client.Client, imageID s
 	if err != nil {
 		return nil, fmt.Errorf("docker: agent binary: %w", err)
 	}
-	a := &dockerAgent{path: path, size: st.Size()}
+	a := &dockerAgent{path: path, size: st.Size(), interp: elfInterpreter(path)}
 	build := agent.BuildID(path)
 	if build != "" {
 		sum := sha256.Sum256([]byte(build))
@@ -534,29 +542,41 @@ func dockerError(cli *client.Client, what string, err error) error {
 	return fmt.Errorf("docker: %s: %w", what, err)
 }
 
-// withStaticHint adds the likely cause when an agent that failed to start
-// is dynamically linked: images without a matching libc cannot run it.
-func withStaticHint(err error, bin *dockerAgent) error {
-	if err == nil || !dynamicallyLinked(bin.path) {
-		return err
+// checkLoader fails early, and says why, when a dynamically linked agent
+// meets a container without its loader: exec would only report "no such
+// file or directory" about a file that is plainly there.
+func checkLoader(ctx context.Context, cli *client.Client, id string, bin *dockerAgent) error {
+	if bin.interp == "" {
+		return nil
 	}
-	return fmt.Errorf("%w (the agent %s is dynamically linked; containers need a static one: build it with CGO_ENABLED=0, as `make build` does)", err, bin.path)
+	_, err := cli.ContainerStatPath(ctx, id, bin.interp)
+	if err == nil {
+		return nil
+	}
+	if cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("docker: the agent %s is dynamically linked and the container has no %s to load it: ship a static agent (built with CGO_ENABLED=0, as `make build` does)", bin.path, bin.interp)
+	}
+	return dockerError(cli, "looking for the agent's loader in the container", err)
 }
 
-// dynamicallyLinked reports whether the ELF executable at path asks for
-// a program interpreter (the dynamic loader).
-func dynamicallyLinked(path string) bool {
+// elfInterpreter returns the program interpreter (the dynamic loader) the
+// ELF executable at path asks for, or "" for a static executable.
+func elfInterpreter(path string) string {
 	f, err := elf.Open(path)
 	if err != nil {
-		return false
+		return ""
 	}
 	defer f.Close()
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
-			return true
+			b, err := io.ReadAll(p.Open())
+			if err != nil {
+				return ""
+			}
+			return strings.TrimRight(string(b), "\x00")
 		}
 	}
-	return false
+	return ""
 }
 
 // dockerClients holds one client per daemon address: a client is safe

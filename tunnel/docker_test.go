@@ -313,3 +313,18 @@ func TestDockerViaDocker(t *testing.T) {
 		t.Fatalf("far agent depth %d, hostname %s (near %s)", peer.Depth, ff.GetAttr("hostname").GoString(), nf.GetAttr("hostname").GoString())
 	}
 }
+
+// TestDockerDynamicAgent ships a dynamically linked executable of this
+// machine (/bin/true, whose loader busybox images lack): the error says
+// why it cannot run instead of exec's bare "no such file or directory".
+func TestDockerDynamicAgent(t *testing.T) {
+	ref := testenv.BusyboxImage(t)
+	name := testenv.RunContainer(t, ref)
+	opts := &tunnel.DockerOptions{Agent: "/bin/true"}
+	for _, kind := range []tunnel.Kind{tunnel.DockerContainer("", name, opts), tunnel.DockerImage("", ref, opts)} {
+		err := tunnel.New(kind, tunnel.Options{Output: &tunneltest.SyncBuffer{}}).Connect(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "is dynamically linked and the container has no /lib") {
+			t.Fatalf("%s: %v", kind.Name(), err)
+		}
+	}
+}
