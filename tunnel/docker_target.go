@@ -7,45 +7,51 @@ import (
 	"strings"
 )
 
-// DockerSchemes are the target schemes ParseDockerTarget reads.
-var DockerSchemes = []string{"docker", "docker-image"}
+func init() {
+	RegisterTargetScheme("docker", func(rest string, _ TargetDefaults) (Kind, error) {
+		return parseDockerTarget("docker", rest)
+	})
+	RegisterTargetScheme("docker-image", func(rest string, _ TargetDefaults) (Kind, error) {
+		return parseDockerTarget("docker-image", rest)
+	})
+}
 
-// ParseDockerTarget reads a command-line target naming a container:
+// parseDockerTarget reads what follows the scheme of a target naming a
+// container:
 //
 //	docker://CONTAINER[?user=U]
 //	docker-image://IMAGE[?keep=true&user=U&network=N]
 //
 // CONTAINER is a name or id; IMAGE is any reference the daemon knows
-// (repository:tag, registry:port/repository, @sha256:digest). The query
-// is split at the first '?', which no container name or image reference
-// contains. The host name is the container name or image reference.
-func ParseDockerTarget(s string) (Kind, error) {
-	scheme, rest, ok := strings.Cut(s, "://")
-	if !ok || (scheme != "docker" && scheme != "docker-image") {
-		return nil, fmt.Errorf("docker: target %q: expected docker://CONTAINER or docker-image://IMAGE", s)
-	}
+// (repository:tag, registry:port/repository, @sha256:digest). The options
+// are split off at the first '?', which no container name or image
+// reference contains. The host name is the container name or image
+// reference.
+func parseDockerTarget(scheme, rest string) (Kind, error) {
+	target := scheme + "://" + rest
 	ref, rawQuery, _ := strings.Cut(rest, "?")
 	if ref == "" {
-		return nil, fmt.Errorf("docker: target %q names no %s", s, map[string]string{"docker": "container", "docker-image": "image"}[scheme])
+		what := map[string]string{"docker": "container", "docker-image": "image"}[scheme]
+		return nil, fmt.Errorf("tunnel: target %q names no %s (%s://%s)", target, what, scheme, strings.ToUpper(what))
 	}
 	q, err := url.ParseQuery(rawQuery)
 	if err != nil {
-		return nil, fmt.Errorf("docker: target %q: %w", s, err)
+		return nil, fmt.Errorf("tunnel: target %q: %w", target, err)
 	}
 	opts := &DockerOptions{User: q.Get("user")}
-	known := map[string]bool{"user": true}
+	known := []string{"user"}
 	if scheme == "docker-image" {
-		known["keep"], known["network"] = true, true
+		known = append(known, "keep", "network")
 		opts.Network = q.Get("network")
 		if k := q.Get("keep"); k != "" {
 			if opts.Keep, err = strconv.ParseBool(k); err != nil {
-				return nil, fmt.Errorf("docker: target %q: keep=%q is not true or false", s, k)
+				return nil, fmt.Errorf("tunnel: target %q: keep=%q is not true or false", target, k)
 			}
 		}
 	}
 	for k := range q {
-		if !known[k] {
-			return nil, fmt.Errorf("docker: target %q: unknown option %q", s, k)
+		if !strings.Contains(" "+strings.Join(known, " ")+" ", " "+k+" ") {
+			return nil, fmt.Errorf("tunnel: target %q: unknown option %q (known: %s)", target, k, strings.Join(known, ", "))
 		}
 	}
 	if scheme == "docker" {

@@ -245,9 +245,8 @@ func TestParseDockerTarget(t *testing.T) {
 		{in: "docker://", err: "names no container"},
 		{in: "docker-image://x?keep=maybe", err: "is not true or false"},
 		{in: "docker://web?keep=1", err: `unknown option "keep"`},
-		{in: "ssh://web", err: "expected docker://"},
 	} {
-		k, err := tunnel.ParseDockerTarget(tc.in)
+		k, err := tunnel.ParseTarget(tc.in, tunnel.TargetDefaults{})
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%s: err = %v, want %q", tc.in, err, tc.err)
