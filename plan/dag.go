@@ -1,10 +1,9 @@
 package plan
 
-import "container/heap"
+import "sort"
 
 // topoOrder orders nodes so that each comes after the nodes it depends on,
-// keeping the given order wherever the dependencies allow (a stable
-// topological sort). Nodes on a cycle are left out of the order and
+// keeping the given order wherever the dependencies allow. Nodes on a cycle are left out of the order and
 // reported, each cycle as the list of its nodes in dependency order.
 // Dependencies on nodes not in the list are ignored.
 func topoOrder(nodes []string, deps map[string][]string) (order []string, cycles [][]string) {
@@ -30,53 +29,32 @@ func topoOrder(nodes []string, deps map[string][]string) (order []string, cycles
 		}
 		cycles = append(cycles, cyclePath(scc, deps, index))
 	}
-	// Kahn's algorithm with a min-heap on the original index.
-	indeg := make([]int, len(nodes))
-	users := make([][]int, len(nodes))
-	for i, n := range nodes {
-		if onCycle[n] {
-			continue
+	// Depth first in the given order, each node's dependencies (in the
+	// given order) before it: a node is pulled forward only as far as its
+	// first dependent, and everything else keeps its place.
+	done := make([]bool, len(nodes))
+	var visit func(i int)
+	visit = func(i int) {
+		if done[i] || onCycle[nodes[i]] {
+			return
 		}
-		seen := map[int]bool{}
-		for _, d := range deps[n] {
-			j, ok := index[d]
-			if !ok || onCycle[d] || seen[j] {
-				continue
+		done[i] = true
+		ds := make([]int, 0, len(deps[nodes[i]]))
+		for _, d := range deps[nodes[i]] {
+			if j, ok := index[d]; ok {
+				ds = append(ds, j)
 			}
-			seen[j] = true
-			indeg[i]++
-			users[j] = append(users[j], i)
 		}
-	}
-	h := &intHeap{}
-	for i, n := range nodes {
-		if !onCycle[n] && indeg[i] == 0 {
-			heap.Push(h, i)
+		sort.Ints(ds)
+		for _, j := range ds {
+			visit(j)
 		}
-	}
-	for h.Len() > 0 {
-		i := heap.Pop(h).(int)
 		order = append(order, nodes[i])
-		for _, u := range users[i] {
-			if indeg[u]--; indeg[u] == 0 {
-				heap.Push(h, u)
-			}
-		}
+	}
+	for i := range nodes {
+		visit(i)
 	}
 	return order, cycles
-}
-
-type intHeap []int
-
-func (h intHeap) Len() int           { return len(h) }
-func (h intHeap) Less(i, j int) bool { return h[i] < h[j] }
-func (h intHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *intHeap) Push(x any)        { *h = append(*h, x.(int)) }
-func (h *intHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
 }
 
 // stronglyConnected is Tarjan's algorithm (iterative, so deep graphs do

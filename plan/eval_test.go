@@ -1,6 +1,7 @@
 package plan_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -248,4 +249,31 @@ func replaceOnce(s, old, new string) string {
 		}
 	}
 	return s
+}
+
+func TestListsFollowTheirDependencies(t *testing.T) {
+	cfg := loadString(t, `
+tunnel "local" "me" {}
+tasks "report" {
+  on = tunnel.local.me
+  task "exec" "show" { command = ["echo", tasks.gather.facts["me"].stdout] }
+}
+tasks "cleanup" {
+  on = tunnel.local.me
+  task "exec" "rm" { command = "true" }
+}
+tasks "gather" {
+  on = tunnel.local.me
+  task "exec" "facts" { command = "uname -a" }
+}
+`)
+	var order []string
+	for _, l := range cfg.TaskLists {
+		order = append(order, l.Name)
+	}
+	// gather moves up just before report, which reads it; the rest keeps
+	// plan order.
+	if fmt.Sprint(order) != "[gather report cleanup]" {
+		t.Errorf("execution order %v, want plan order moved only as needed: [gather report cleanup]", order)
+	}
 }
