@@ -1,0 +1,203 @@
+package tunnel_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chopplan/chopplan/tunnel"
+)
+
+func benchTunnel(b *testing.B) *tunnel.Tunnel {
+	tun := tunnel.New(tunnel.Local("bench"), tunnel.Options{Output: io.Discard})
+	b.Cleanup(func() { tun.Close() })
+	if err := tun.Connect(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	return tun
+}
+
+// BenchmarkLocalRoundTrip: one trivial call at a time; reports the median.
+func BenchmarkLocalRoundTrip(b *testing.B) {
+	tun := benchTunnel(b)
+	ctx := context.Background()
+	samples := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		if _, err := tun.Call(ctx, "ping", nil); err != nil {
+			b.Fatal(err)
+		}
+		samples = append(samples, time.Since(start))
+	}
+	b.StopTimer()
+	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
+	b.ReportMetric(float64(samples[len(samples)/2].Nanoseconds())/1000, "median-µs")
+	b.ReportMetric(float64(samples[len(samples)*99/100].Nanoseconds())/1000, "p99-µs")
+}
+
+// BenchmarkLocalInFlight10k: 10,000 calls in flight at once on one tunnel.
+func BenchmarkLocalInFlight10k(b *testing.B) {
+	tun := benchTunnel(b)
+	ctx := context.Background()
+	const n = 10000
+	b.ResetTimer()
+	for range b.N {
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := tun.Call(ctx, "ping", nil); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "calls/s")
+}
+
+// BenchmarkLargeResult: a 50 MB result value.
+func BenchmarkLargeResult(b *testing.B) {
+	tun := benchTunnel(b)
+	ctx := context.Background()
+	const n = 50 << 20
+	b.SetBytes(n)
+	b.ResetTimer()
+	for range b.N {
+		v, err := tun.Call(ctx, "tunneltest.blob", map[string]any{"n": n})
+		if err != nil || len(v.AsString()) != n {
+			b.Fatal(err)
+		}
+	}
+}
+
+// peakRSS reads a process's peak resident set (VmHWM) and resets it.
+func peakRSS(pid int) int64 {
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	var kb int64
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ = strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
+		}
+	}
+	os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+	return kb << 10
+}
+
+func rss(pid int) int64 {
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func bigFile(b testing.TB, size int64) string {
+	path := filepath.Join(b.TempDir(), "big")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	chunk := make([]byte, 4<<20)
+	rand.Read(chunk)
+	for written := int64(0); written < size; written += int64(len(chunk)) {
+		f.Write(chunk[:min(int64(len(chunk)), size-written)])
+	}
+	f.Close()
+	return path
+}
+
+// benchTransfer puts (or fetches) a file of size bytes per iteration and
+// reports how much either side's resident set grew at its peak.
+func benchTransfer(b *testing.B, size int64, fetch bool) {
+	tun := benchTunnel(b)
+	ctx := context.Background()
+	src := bigFile(b, size)
+	dir := b.TempDir()
+	peer, _ := tun.Peer(ctx)
+	baseAgent, baseSelf := rss(peer.PID), rss(os.Getpid())
+	peakRSS(peer.PID)
+	peakRSS(os.Getpid())
+	b.SetBytes(size)
+	b.ResetTimer()
+	for i := range b.N {
+		dest := filepath.Join(dir, fmt.Sprint("copy", i))
+		var err error
+		if fetch {
+			_, err = tun.Fetch(ctx, src, dest)
+		} else {
+			_, err = tun.Put(ctx, src, dest, nil)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		os.Remove(dest)
+		b.StartTimer()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(peakRSS(peer.PID)-baseAgent)/(1<<20), "agent-rss-growth-MB")
+	b.ReportMetric(float64(peakRSS(os.Getpid())-baseSelf)/(1<<20), "controller-rss-growth-MB")
+}
+
+func BenchmarkLocalPut1GiB(b *testing.B)   { benchTransfer(b, 1<<30, false) }
+func BenchmarkLocalFetch1GiB(b *testing.B) { benchTransfer(b, 1<<30, true) }
+func BenchmarkLocalPut2GiB(b *testing.B)   { benchTransfer(b, 2<<30, false) }
+
+// BenchmarkLocalConnect50: 50 local tunnels connecting at once.
+func BenchmarkLocalConnect50(b *testing.B) {
+	ctx := context.Background()
+	for range b.N {
+		tuns := make([]*tunnel.Tunnel, 50)
+		var wg sync.WaitGroup
+		for i := range tuns {
+			tuns[i] = tunnel.New(tunnel.Local(fmt.Sprint("t", i)), tunnel.Options{Output: io.Discard})
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := tuns[i].Connect(ctx); err != nil {
+					b.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		b.StopTimer()
+		for _, t := range tuns {
+			t.Close()
+		}
+		b.StartTimer()
+	}
+}
+
+// BenchmarkLocalConnectSerial: one local tunnel set up at a time.
+func BenchmarkLocalConnectSerial(b *testing.B) {
+	ctx := context.Background()
+	for range b.N {
+		tun := tunnel.New(tunnel.Local("serial"), tunnel.Options{Output: io.Discard})
+		if _, err := tun.Call(ctx, "ping", nil); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		tun.Close()
+		b.StartTimer()
+	}
+}
