@@ -32,17 +32,10 @@ func init() {
 	MustRegister(Spec{
 		Name: "exec",
 		Doc:  "Runs a command: an argv list, or a string for /bin/sh -c. A non-zero exit status fails unless listed in ok_codes.",
-		Args: []Arg{
+		Args: append([]Arg{
 			{Name: "command", Type: cty.DynamicPseudoType, Required: true, Doc: "a list of strings (argv), or a string run by /bin/sh -c"},
-			{Name: "env", Type: cty.Map(cty.String), Doc: "variables added to the environment"},
-			{Name: "dir", Type: cty.String, Doc: "the working directory"},
 			{Name: "stdin", Type: cty.String, Doc: "text written to the command's standard input"},
-			{Name: "timeout", Type: cty.DynamicPseudoType, Doc: "a duration (\"30s\") or seconds; the command's process group is killed after it"},
-			{Name: "creates", Type: cty.String, Doc: "skip when this path exists"},
-			{Name: "removes", Type: cty.String, Doc: "skip when this path does not exist"},
-			{Name: "ok_codes", Type: cty.List(cty.Number), Default: cty.ListVal([]cty.Value{cty.Zero}), Doc: "exit statuses that count as success"},
-			{Name: "live", Type: cty.Bool, Default: cty.True, Doc: "stream output to the controller as it happens"},
-		},
+		}, commandArgs()...),
 		Result: ExecResultType,
 		Run:    execCommand,
 	})
@@ -55,21 +48,57 @@ func execResult(rc int, stdout, stderr string, d time.Duration, changed, skipped
 	})
 }
 
+// commandArgs are the arguments of the builtins that run a command (exec
+// and script): its environment, timeout, guards, accepted statuses and
+// live output, read by skipped and runCommand.
+func commandArgs() []Arg {
+	return []Arg{
+		{Name: "env", Type: cty.Map(cty.String), Doc: "variables added to the environment"},
+		{Name: "dir", Type: cty.String, Doc: "the working directory"},
+		{Name: "timeout", Type: cty.DynamicPseudoType, Doc: "a duration (\"30s\") or seconds; the command's process group is killed after it"},
+		{Name: "creates", Type: cty.String, Doc: "skip when this path exists"},
+		{Name: "removes", Type: cty.String, Doc: "skip when this path does not exist"},
+		{Name: "ok_codes", Type: cty.List(cty.Number), Default: cty.ListVal([]cty.Value{cty.Zero}), Doc: "exit statuses that count as success"},
+		{Name: "live", Type: cty.Bool, Default: cty.True, Doc: "stream output to the controller as it happens"},
+	}
+}
+
 func execCommand(cc agent.CallContext, args cty.Value) (cty.Value, error) {
 	argv, err := commandArgv(args.GetAttr("command"))
 	if err != nil {
 		return cty.NilVal, err
 	}
+	if skipped(args) {
+		return execResult(0, "", "", 0, false, true), nil
+	}
+	var stdin io.Reader
+	if s := args.GetAttr("stdin"); !s.IsNull() {
+		stdin = strings.NewReader(s.AsString())
+	}
+	return runCommand(cc, argv, stdin, args)
+}
+
+// skipped reports whether the creates or removes guard says the command
+// must not run.
+func skipped(args cty.Value) bool {
 	if p := argString(args, "creates"); p != "" {
 		if _, err := os.Lstat(p); err == nil {
-			return execResult(0, "", "", 0, false, true), nil
+			return true
 		}
 	}
 	if p := argString(args, "removes"); p != "" {
 		if _, err := os.Lstat(p); err != nil {
-			return execResult(0, "", "", 0, false, true), nil
+			return true
 		}
 	}
+	return false
+}
+
+// runCommand runs argv with the commandArgs in args: in a process group
+// killed on timeout or cancellation, output captured (and streamed when
+// live), the exit status checked against ok_codes. The result, in
+// ExecResultType, comes back with a failure too.
+func runCommand(cc agent.CallContext, argv []string, stdin io.Reader, args cty.Value) (cty.Value, error) {
 	timeout, err := argDuration(args, "timeout")
 	if err != nil {
 		return cty.NilVal, err
@@ -90,9 +119,7 @@ func execCommand(cc agent.CallContext, args cty.Value) (cty.Value, error) {
 			cmd.Env = append(cmd.Env, k+"="+v)
 		}
 	}
-	if s := args.GetAttr("stdin"); !s.IsNull() {
-		cmd.Stdin = strings.NewReader(s.AsString())
-	}
+	cmd.Stdin = stdin
 	cmd.Stdout, cmd.Stderr = io.Writer(&stdout), io.Writer(&stderr)
 	if live {
 		cmd.Stdout, cmd.Stderr = io.MultiWriter(&stdout, cc.Stdout()), io.MultiWriter(&stderr, cc.Stderr())
