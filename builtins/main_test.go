@@ -177,3 +177,5 @@ func modeOf(t *testing.T, path string) fs.FileMode {
 	}
 	return fi.Mode()
 }
+
+func intVal(i int64) cty.Value { return cty.NumberIntVal(i) }
