@@ -1,26 +1,36 @@
-package main
+package engine
 
 import (
+	"sort"
+
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/chopplan/chopplan/builtins"
 	"github.com/chopplan/chopplan/plan"
 )
 
-// registrySchemas shows the plan loader the builtins registry (whatever the
-// program registered, custom functions included) and the tunnel kinds'
-// argument specs.
+// registrySchemas shows the plan loader what a plan may call: the
+// controller actions (put, fetch, template, script: tasks that read or
+// write local files, so part of them runs here), then the builtins
+// registry (whatever the program registered, custom functions included),
+// and the tunnel kinds' argument specs.
 type registrySchemas struct {
 	reg *builtins.Registry
 }
 
 var _ plan.Schemas = registrySchemas{}
 
-// planSchemas is what commands that load plans check them against.
-var planSchemas = func() plan.Schemas { return registrySchemas{reg: builtins.Default} }
+// Schemas is what plans are checked against: reg's builtins (nil means
+// builtins.Default) under the engine's controller actions.
+func Schemas(reg *builtins.Registry) plan.Schemas {
+	if reg == nil {
+		reg = builtins.Default
+	}
+	return registrySchemas{reg: reg}
+}
 
 func (s registrySchemas) Builtin(name string) (plan.FunctionSpec, bool) {
-	spec, ok := s.reg.Spec(name)
+	spec, ok := s.spec(name)
 	if !ok {
 		return plan.FunctionSpec{}, false
 	}
@@ -33,7 +43,25 @@ func (s registrySchemas) Builtin(name string) (plan.FunctionSpec, bool) {
 	return fs, true
 }
 
-func (s registrySchemas) Builtins() []string { return s.reg.Names() }
+// spec is the plan-facing spec of name: a controller action's, else the
+// registered builtin's.
+func (s registrySchemas) spec(name string) (*builtins.Spec, bool) {
+	if a, ok := actions[name]; ok {
+		return &a.spec, true
+	}
+	return s.reg.Spec(name)
+}
+
+func (s registrySchemas) Builtins() []string {
+	names := s.reg.Names()
+	for n := range actions {
+		if _, ok := s.reg.Spec(n); !ok {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
 
 func (s registrySchemas) TunnelKind(name string) (plan.FunctionSpec, bool) {
 	for _, k := range tunnelKindSpecs {

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/chopplan/chopplan/engine"
 	"github.com/chopplan/chopplan/plan"
 )
 
@@ -56,7 +57,7 @@ func (pf *planFlags) add(cmd *cobra.Command) {
 // variables from the environment.
 func (pf *planFlags) load(path string) (*plan.Config, hcl.Diagnostics) {
 	return plan.Load(path, plan.LoadOptions{
-		Schemas: planSchemas(),
+		Schemas: engine.Schemas(nil),
 		Vars:    pf.vars,
 		Env:     os.Environ(),
 	})

@@ -65,6 +65,8 @@ func (c *cli) newRootCmd() *cobra.Command {
 	root.SetIn(c.stdin)
 	root.AddCommand(
 		c.newVersionCmd(),
+		c.newApplyCmd(),
+		c.newPlanCmd(),
 		c.newRunCmd(),
 		c.newFactsCmd(),
 		c.newValidateCmd(),

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/chopplan/chopplan/engine"
+	"github.com/chopplan/chopplan/plan"
+)
+
+// stopGrace bounds how long running tasks may go on after the first
+// interrupt before they are cancelled as by a second one.
+const stopGrace = 30 * time.Second
+
+// runFlags are the flags apply and plan share.
+type runFlags struct {
+	planFlags
+	output      string
+	junit       string
+	forks       int
+	limit       []string
+	targets     []string
+	tags        []string
+	timeout     time.Duration
+	diff        bool
+	retryFailed bool
+}
+
+func (f *runFlags) add(cmd *cobra.Command) {
+	f.planFlags.add(cmd)
+	cmd.Flags().StringVar(&f.output, "output", "", "lines (default), or json: one JSON object per event")
+	cmd.Flags().StringVar(&f.junit, "junit", "", "write a JUnit XML report to this file")
+	cmd.Flags().IntVar(&f.forks, "forks", engine.DefaultForks, "hosts running tasks at once")
+	cmd.Flags().StringArrayVar(&f.limit, "limit", nil, "run only on hosts matching this pattern (web*, db[12]); repeatable")
+	cmd.Flags().StringArrayVar(&f.targets, "target", nil, "run only this task list (tasks.NAME) and what it depends on; repeatable")
+	cmd.Flags().StringSliceVar(&f.tags, "tags", nil, "run only task lists with one of these tags")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", 0, "bound the whole run (e.g. 10m)")
+	cmd.Flags().BoolVar(&f.diff, "diff", false, "print the diff of every change")
+}
+
+func (c *cli) newApplyCmd() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "apply [PATH]",
+		Short: "Run a plan: connect to its hosts and run every task list",
+		Long: `Run the plan in PATH (a directory of *.chop.hcl/json/yaml files or one file;
+default: the current directory). Each host runs its tasks in plan order as fast
+as it can, waiting for other hosts only where the plan says (depends_on,
+batch, a reference to another list's results).
+
+Exit status: 0 success, 1 invalid plan or controller error, 2 a task failed,
+4 a host was unreachable (6 both), 130 interrupted. The first Ctrl-C stops
+starting new tasks and lets running ones finish; a second cancels them.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.runPlan(cmd.Context(), pathArg(args), &f, false)
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().BoolVar(&f.retryFailed, "retry-failed", false, "run only the hosts and tasks that failed, were unreachable or never ran in the last apply")
+	return cmd
+}
+
+func (c *cli) newPlanCmd() *cobra.Command {
+	var (
+		f            runFlags
+		offline      bool
+		detailedExit bool
+	)
+	cmd := &cobra.Command{
+		Use:   "plan [PATH]",
+		Short: "Show what apply would do: every task in check mode, with diffs; nothing changes",
+		Long: `Connect to the plan's hosts and run every task in check mode: builtins that
+support it report whether they would change anything and show the diff; the
+others are listed as "would run". Values that depend on results not known
+before apply are shown as such. With -offline, print each host's queue and the
+barriers between lists without connecting.
+
+Exit status: 0 (with -detailed-exitcode: 0 no changes, 2 changes), 1 error.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if offline {
+				return c.printQueues(pathArg(args), &f.planFlags)
+			}
+			err := c.runPlan(cmd.Context(), pathArg(args), &f, true)
+			if code, ok := err.(exitCode); ok && code == exitChanges {
+				if detailedExit {
+					return err
+				}
+				return nil
+			}
+			return err
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().BoolVar(&offline, "offline", false, "print each host's queue and the barriers without connecting")
+	cmd.Flags().BoolVar(&detailedExit, "detailed-exitcode", false, "exit 2 when something would change, 0 when nothing would")
+	return cmd
+}
+
+// exitChanges is plan's status when something would change.
+const exitChanges = exitCode(2)
+
+func pathArg(args []string) string {
+	if len(args) == 0 {
+		return "."
+	}
+	return args[0]
+}
+
+// loadValid loads the plan and prints its diagnostics; an invalid plan is
+// exit status 1, before anything connects.
+func (c *cli) loadValid(path string, pf *planFlags) (*plan.Config, error) {
+	cfg, diags := pf.load(path)
+	if len(diags) > 0 {
+		files := map[string]*hcl.File{}
+		if cfg != nil {
+			files = cfg.Files
+		}
+		writeDiagnostics(c.stderr, files, diags)
+	}
+	if diags.HasErrors() {
+		return nil, exitCode(exitError)
+	}
+	return cfg, nil
+}
+
+// runPlan applies the plan, or plans it (check mode).
+func (c *cli) runPlan(parent context.Context, path string, f *runFlags, check bool) error {
+	cfg, err := c.loadValid(path, &f.planFlags)
+	if err != nil {
+		return err
+	}
+	redactor := engine.NewRedactor()
+	for _, v := range cfg.Variables {
+		redactor.Add(v.Value)
+	}
+	var sinks engine.Sinks
+	switch f.output {
+	case "", "lines":
+		sinks = append(sinks, engine.NewLineRenderer(c.stdout, redactor, engine.LineOptions{Diff: f.diff || check, Color: isTerminal(c.stdout)}))
+	default:
+		return fmt.Errorf("-output %q: expected lines or json", f.output)
+	}
+
+	ctx, stop, release := interrupts(parent, c.stderr)
+	defer release()
+	res, err := engine.Run(ctx, cfg, engine.Options{
+		Check: check, Forks: f.forks, Limit: f.limit, Targets: f.targets, Tags: f.tags, Timeout: f.timeout,
+		Stop: stop, Sink: sinks, Sensitive: redactor.Add,
+	})
+	if err != nil {
+		return err
+	}
+	switch {
+	case res.Interrupted:
+		return exitCode(exitInterrupted)
+	case res.Failed() || res.Unreachable():
+		code := 0
+		if res.Failed() {
+			code |= exitFailed
+		}
+		if res.Unreachable() {
+			code |= exitUnreachable
+		}
+		return exitCode(code)
+	case check && res.Changed():
+		return exitChanges
+	}
+	return nil
+}
+
+// interrupts turns the first SIGINT (or SIGTERM) into stop, closed so the
+// run starts nothing new, and the second, or stopGrace after the first,
+// into cancelling ctx, which cancels running tasks on their hosts.
+func interrupts(parent context.Context, w interface{ Write([]byte) (int, error) }) (context.Context, <-chan struct{}, func()) {
+	ctx, cancel := context.WithCancel(parent)
+	stop := make(chan struct{})
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sig:
+		case <-done:
+			return
+		}
+		fmt.Fprintln(w, "Interrupt: no new tasks start; running ones may finish (Ctrl-C again to cancel them).")
+		close(stop)
+		select {
+		case <-sig:
+			fmt.Fprintln(w, "Interrupt: cancelling running tasks.")
+		case <-time.After(stopGrace):
+		case <-done:
+			return
+		}
+		cancel()
+	}()
+	return ctx, stop, func() {
+		signal.Stop(sig)
+		close(done)
+		cancel()
+	}
+}

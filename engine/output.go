@@ -1,0 +1,63 @@
+package engine
+
+import (
+	"bytes"
+	"strings"
+	"sync"
+)
+
+// outputLines turns a call's live output into one output event per line.
+type outputLines struct {
+	r          *runner
+	host, task string
+	mu         sync.Mutex
+	partial    [3][]byte // by stream
+}
+
+func (r *runner) outputLines(host, task string) *outputLines {
+	return &outputLines{r: r, host: host, task: task}
+}
+
+func (o *outputLines) write(stream int, p []byte) {
+	if stream != 1 && stream != 2 {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	buf := append(o.partial[stream], p...)
+	for {
+		i := bytes.IndexByte(buf, '\n')
+		if i < 0 {
+			break
+		}
+		o.r.emit(Event{Type: EventOutput, Host: o.host, Task: o.task, Stream: stream, Line: string(buf[:i])})
+		buf = buf[i+1:]
+	}
+	o.partial[stream] = append(o.partial[stream][:0], buf...)
+}
+
+func (o *outputLines) flush() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for s, p := range o.partial {
+		if len(p) > 0 {
+			o.r.emit(Event{Type: EventOutput, Host: o.host, Task: o.task, Stream: s, Line: string(p)})
+			o.partial[s] = nil
+		}
+	}
+}
+
+// agentStderr turns what an agent says on its own stderr (already cut
+// into "host | line" lines by the tunnel) into output events.
+type agentStderr struct {
+	r    *runner
+	host string
+}
+
+func (a *agentStderr) Write(p []byte) (int, error) {
+	prefix := a.host + " | "
+	for _, line := range strings.Split(strings.TrimSuffix(string(p), "\n"), "\n") {
+		a.r.emit(Event{Type: EventOutput, Host: a.host, Stream: 2, Line: strings.TrimPrefix(line, prefix)})
+	}
+	return len(p), nil
+}
