@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
@@ -23,7 +24,7 @@ const drainTimeout = 5 * time.Second
 // stdout) until the controller closes the stream. self describes this
 // agent; its Depth and MaxDepth are taken from the controller's hello.
 func Serve(rw io.ReadWriteCloser, funcs Functions, self Hello) error {
-	s := &server{c: newConn("controller", rw), funcs: funcs, calls: map[uint32]*serverCall{}}
+	s := &server{c: newConn("controller", rw), funcs: funcs, calls: map[uint32]*serverCall{}, work: make(chan func())}
 	s.bodies.limit = MaxBody
 	defer s.c.close()
 
@@ -46,6 +47,7 @@ func Serve(rw io.ReadWriteCloser, funcs Functions, self Hello) error {
 	}
 	err = s.loop()
 	s.shutdown()
+	close(s.work) // idle workers see a nil job and end
 	if errors.Is(err, io.EOF) {
 		return nil
 	}
@@ -61,6 +63,38 @@ type server struct {
 	mu    sync.Mutex
 	calls map[uint32]*serverCall
 	wg    sync.WaitGroup
+
+	// Calls run on reused goroutines: a fresh goroutine grows its stack
+	// anew on every call, which showed as a tenth of an agent's CPU.
+	work chan func()
+	idle atomic.Int32
+}
+
+// maxIdleWorkers bounds the goroutines kept waiting for calls.
+const maxIdleWorkers = 32
+
+// dispatch runs job on an idle worker, or a new one.
+func (s *server) dispatch(job func()) {
+	select {
+	case s.work <- job:
+	default:
+		go s.worker(job)
+	}
+}
+
+func (s *server) worker(job func()) {
+	for {
+		job()
+		if s.idle.Add(1) > maxIdleWorkers {
+			s.idle.Add(-1)
+			return
+		}
+		job = <-s.work
+		s.idle.Add(-1)
+		if job == nil {
+			return
+		}
+	}
 }
 
 func (s *server) loop() error {
@@ -141,7 +175,7 @@ func (s *server) start(id uint32, body []byte) error {
 	s.calls[id] = sc
 	s.mu.Unlock()
 	s.wg.Add(1)
-	go sc.run(args)
+	s.dispatch(func() { sc.run(args) })
 	return nil
 }
 

@@ -3,6 +3,7 @@ package agent
 import (
 	"encoding/binary"
 	"fmt"
+	"sync"
 
 	"github.com/zclconf/go-cty/cty"
 	ctymsgpack "github.com/zclconf/go-cty/cty/msgpack"
@@ -36,11 +37,68 @@ func DecodeValue(b []byte) (cty.Value, error) {
 	if err := checkMsgpack(b, maxValueDepth); err != nil {
 		return cty.NilVal, fmt.Errorf("agent: malformed value: %w", err)
 	}
+	if ty, rest, ok := cachedType(b); ok {
+		v, err := ctymsgpack.Unmarshal(rest, ty)
+		if err != nil {
+			return cty.NilVal, fmt.Errorf("agent: malformed value: %w", err)
+		}
+		return v, nil
+	}
 	v, err := ctymsgpack.Unmarshal(b, cty.DynamicPseudoType)
 	if err != nil {
 		return cty.NilVal, fmt.Errorf("agent: malformed value: %w", err)
 	}
 	return v, nil
+}
+
+// A dynamic value is encoded as [type as JSON, value]. Parsing the type's
+// JSON dominated the cost of a small call, and a run sends the same few
+// types over and over, so parsed types are kept, up to maxCachedTypes.
+const maxCachedTypes = 4096
+
+var (
+	typeCacheMu sync.RWMutex
+	typeCache   = map[string]cty.Type{}
+)
+
+// cachedType splits b into its type and the encoded value after it. ok is
+// false when b is not in that form (a bare null), so the caller falls back
+// to cty's own decoder.
+func cachedType(b []byte) (ty cty.Type, rest []byte, ok bool) {
+	if len(b) < 3 || b[0] != 0x92 {
+		return cty.NilType, nil, false
+	}
+	var n, hdr int
+	switch b[1] {
+	case 0xc4:
+		n, hdr = int(b[2]), 3
+	case 0xc5:
+		if len(b) < 4 {
+			return cty.NilType, nil, false
+		}
+		n, hdr = int(binary.BigEndian.Uint16(b[2:4])), 4
+	default:
+		return cty.NilType, nil, false
+	}
+	if hdr+n > len(b) {
+		return cty.NilType, nil, false
+	}
+	key, rest := b[hdr:hdr+n], b[hdr+n:]
+	typeCacheMu.RLock()
+	ty, ok = typeCache[string(key)]
+	typeCacheMu.RUnlock()
+	if ok {
+		return ty, rest, true
+	}
+	if err := ty.UnmarshalJSON(key); err != nil {
+		return cty.NilType, nil, false
+	}
+	typeCacheMu.Lock()
+	if len(typeCache) < maxCachedTypes {
+		typeCache[string(key)] = ty
+	}
+	typeCacheMu.Unlock()
+	return ty, rest, true
 }
 
 // checkMsgpack walks one msgpack object without decoding it and fails when

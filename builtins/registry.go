@@ -113,6 +113,9 @@ func (r *Registry) Names() []string {
 // spec and returns an object with every argument: converted to its type,
 // defaulted when absent, null when optional without a default.
 func (s *Spec) PrepareArgs(args cty.Value) (cty.Value, error) {
+	if len(s.Args) == 0 && (args == cty.NilVal || args.IsNull() || (args.IsKnown() && args.LengthInt() == 0)) {
+		return cty.EmptyObjectVal, nil
+	}
 	given := map[string]cty.Value{}
 	if args != cty.NilVal && !args.IsNull() {
 		ty := args.Type()

@@ -13,7 +13,7 @@ import (
 
 // openTunnels makes a Tunnel for every host of the plan that the run
 // needs (and the hosts they are reached through), keyed by host name.
-func openTunnels(hosts []*plan.Tunnel, opts func(host string) tunnel.Options) (map[string]*tunnel.Tunnel, error) {
+func openTunnels(hosts []*plan.Tunnel, newKind func(*plan.Tunnel) (tunnel.Kind, error), opts func(host string) tunnel.Options) (map[string]*tunnel.Tunnel, error) {
 	out := map[string]*tunnel.Tunnel{}
 	var open func(t *plan.Tunnel, depth int) (*tunnel.Tunnel, error)
 	open = func(t *plan.Tunnel, depth int) (*tunnel.Tunnel, error) {
@@ -23,7 +23,14 @@ func openTunnels(hosts []*plan.Tunnel, opts func(host string) tunnel.Options) (m
 		if depth > 16 {
 			return nil, fmt.Errorf("%s: via chain too long", t.Addr)
 		}
-		k, err := kindOf(t)
+		var k tunnel.Kind
+		var err error
+		if newKind != nil {
+			k, err = newKind(t)
+		}
+		if k == nil && err == nil {
+			k, err = kindOf(t)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", t.Addr, err)
 		}

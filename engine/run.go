@@ -57,6 +57,10 @@ type Options struct {
 	// Tunnel is the base options of every tunnel (Output is replaced: the
 	// agents' stderr becomes output events).
 	Tunnel tunnel.Options
+	// NewKind, when set, makes the tunnel kind of a plan's tunnel instead
+	// of the built-in mapping (a program with kinds of its own, or tests
+	// of the scheduler over in-process agents). Nil results fall back.
+	NewKind func(*plan.Tunnel) (tunnel.Kind, error)
 }
 
 // Result is what a run did.
@@ -187,7 +191,7 @@ func newRunner(cfg *plan.Config, opts Options) (*runner, error) {
 		hosts = append(hosts, r.hosts[name].plan)
 		r.recap[name] = &HostRecap{}
 	}
-	tunnels, err := openTunnels(hosts, func(name string) tunnel.Options {
+	tunnels, err := openTunnels(hosts, opts.NewKind, func(name string) tunnel.Options {
 		o := opts.Tunnel
 		o.Output = &agentStderr{r: r, host: name}
 		return o

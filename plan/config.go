@@ -214,7 +214,10 @@ type Task struct {
 
 	exprs   taskExprs
 	unknown bool            // the builtin does not exist; arguments were not checked
-	reads   map[string]bool // addresses of the tasks whose results this one reads // the builtin does not exist; arguments were not checked
+	reads   map[string]bool // addresses of the tasks whose results this one reads
+	// earlierReads names the earlier tasks of the list it reads as
+	// task.NAME; nil means every one (task is used as a whole).
+	earlierReads map[string]bool
 }
 
 // Module is one module call.

@@ -55,6 +55,9 @@ func (in *instance) taskCtx(t *Task, h HostEval, reads map[string]bool) *hcl.Eva
 		if e == t {
 			break
 		}
+		if t.earlierReads != nil && !t.earlierReads[e.Name] {
+			continue // not read: building it would cost for nothing
+		}
 		v := cty.NilVal
 		if h.Host != nil {
 			if byHost, ok := h.Results[e.Addr]; ok {
@@ -179,6 +182,26 @@ func (in *instance) runtimeOutputs(results Results, reads map[string]bool) cty.V
 
 // tasksObject is tasks.LIST.TASK for one module instance.
 func (in *instance) tasksObject(results Results, reads map[string]bool) cty.Value {
+	if reads != nil && !in.readsAny(reads) {
+		in.unknownTasksOnce.Do(func() { in.unknownTasks = in.buildTasksObject(nil, map[string]bool{}) })
+		return in.unknownTasks
+	}
+	return in.buildTasksObject(results, reads)
+}
+
+// readsAny reports whether reads names a task of this instance.
+func (in *instance) readsAny(reads map[string]bool) bool {
+	for _, l := range in.lists {
+		for _, t := range l.Tasks {
+			if reads[t.Addr] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (in *instance) buildTasksObject(results Results, reads map[string]bool) cty.Value {
 	lists := map[string]cty.Value{}
 	for name, l := range in.lists {
 		tasks := map[string]cty.Value{}

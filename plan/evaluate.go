@@ -462,6 +462,7 @@ func (in *instance) evalList(list *TaskList) hcl.Diagnostics {
 	}
 	for _, t := range list.Tasks {
 		t.reads = in.taskReads(t)
+		t.earlierReads = earlierReads(t)
 	}
 	list.dataDeps = sortedKeys(deps)
 	return diags
@@ -672,6 +673,25 @@ func (in *instance) exprReads(ts []hcl.Traversal, seen map[string]bool) []*Task 
 		}
 	}
 	return out
+}
+
+// earlierReads is the set of names t reads as task.NAME, or nil when it
+// uses task in a way that could reach any of them (task[expr], task).
+func earlierReads(t *Task) map[string]bool {
+	names := map[string]bool{}
+	for _, it := range taskExprsOf(t) {
+		for _, tr := range it.expr.Variables() {
+			if tr.RootName() != "task" {
+				continue
+			}
+			name, _ := stepName(tr, 1)
+			if name == "" {
+				return nil
+			}
+			names[name] = true
+		}
+	}
+	return names
 }
 
 // taskReads is the set of task addresses whose results a task's

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"sync"
 	"fmt"
 	"sort"
 
@@ -33,6 +34,11 @@ type instance struct {
 	items []planItem
 
 	vals values
+
+	// unknownTasks is tasks.* with every result unknown: what a task that
+	// reads no results sees, built once.
+	unknownTasksOnce sync.Once
+	unknownTasks     cty.Value
 }
 
 // planItem is a task list or a module call, in plan order.

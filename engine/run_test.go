@@ -1,0 +1,278 @@
+package engine_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/chopplan/chopplan/engine"
+	"github.com/chopplan/chopplan/plan"
+)
+
+// loadPlan writes src as a plan in a temp dir and loads it; ORDER in src
+// becomes the path of a file tasks append to, to show the order of events.
+func loadPlan(t *testing.T, src string, vars ...plan.VarValue) (*plan.Config, string) {
+	t.Helper()
+	dir := t.TempDir()
+	order := filepath.Join(dir, "order")
+	src = strings.ReplaceAll(src, "ORDER", order)
+	if err := os.WriteFile(filepath.Join(dir, "main.chop.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, diags := plan.Load(dir, plan.LoadOptions{Schemas: engine.Schemas(nil), Vars: vars})
+	if diags.HasErrors() {
+		t.Fatalf("plan: %s", diags.Error())
+	}
+	return cfg, order
+}
+
+func lines(t *testing.T, path string) []string {
+	b, _ := os.ReadFile(path)
+	return strings.Fields(string(b))
+}
+
+// events collects a run's events.
+type events struct {
+	mu  sync.Mutex
+	all []engine.Event
+}
+
+func (e *events) Event(ev engine.Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.all = append(e.all, ev)
+}
+
+func (e *events) status(host, task string) engine.Status {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, ev := range e.all {
+		if ev.Type == engine.EventTask && ev.Host == host && ev.Task == task {
+			return ev.Status
+		}
+	}
+	return ""
+}
+
+func apply(t *testing.T, cfg *plan.Config, opts engine.Options) (*engine.Result, *events) {
+	t.Helper()
+	ev := &events{}
+	opts.Sink = ev
+	res, err := engine.Run(context.Background(), cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, ev
+}
+
+const threeHosts = `
+tunnel "local" "h" {
+  for_each = toset(["h1", "h2", "h3"])
+}
+`
+
+func TestHostsRunAheadWithoutBarrier(t *testing.T) {
+	// h2's first task waits for a file that h1 writes in the second list:
+	// this only finishes if h1 starts list b while h2 is still in list a.
+	cfg, order := loadPlan(t, threeHosts+`
+tasks "a" {
+  on = [tunnel.local.h["h1"], tunnel.local.h["h2"]]
+  task "wait_for" "gate" {
+    path    = host.name == "h2" ? "ORDER.gate" : "/"
+    timeout = "20s"
+  }
+}
+tasks "b" {
+  on = [tunnel.local.h["h1"]]
+  task "exec" "open" {
+    command = "touch ORDER.gate"
+  }
+}
+`)
+	res, ev := apply(t, cfg, engine.Options{})
+	if res.Failed() {
+		t.Fatalf("h2 waited for nothing: %v", ev.all)
+	}
+	_ = order
+}
+
+func TestDependsOnIsABarrier(t *testing.T) {
+	cfg, order := loadPlan(t, threeHosts+`
+tasks "a" {
+  on = tunnel.local.h
+  task "exec" "mark" {
+    command = "sleep 0.$(echo ${host.name} | tr -d h); echo a-${host.name} >> ORDER"
+  }
+}
+tasks "b" {
+  on         = tunnel.local.h
+  depends_on = [tasks.a]
+  task "exec" "mark" {
+    command = "echo b-${host.name} >> ORDER"
+  }
+}
+`)
+	res, _ := apply(t, cfg, engine.Options{})
+	if res.Failed() {
+		t.Fatal("run failed")
+	}
+	got := lines(t, order)
+	if len(got) != 6 {
+		t.Fatalf("order = %v", got)
+	}
+	for i, l := range got {
+		if (i < 3) != strings.HasPrefix(l, "a-") {
+			t.Fatalf("a host started b before every host finished a: %v", got)
+		}
+	}
+}
+
+func TestBatchesAndFailureBudget(t *testing.T) {
+	cfg, order := loadPlan(t, threeHosts+`
+tasks "roll" {
+  on           = tunnel.local.h
+  batch        = 1
+  max_failures = 0
+  task "exec" "mark" {
+    command = "echo start-${host.name} >> ORDER; echo end-${host.name} >> ORDER; test ${host.name} != h2"
+  }
+}
+`)
+	res, ev := apply(t, cfg, engine.Options{})
+	got := strings.Join(lines(t, order), " ")
+	if got != "start-h1 end-h1 start-h2 end-h2" {
+		t.Fatalf("order = %q", got)
+	}
+	if !res.Failed() || ev.status("h2", "tasks.roll.mark") != engine.StatusFailed || ev.status("h3", "tasks.roll.mark") != engine.StatusNotRun {
+		t.Fatalf("h2 %s, h3 %s", ev.status("h2", "tasks.roll.mark"), ev.status("h3", "tasks.roll.mark"))
+	}
+}
+
+func TestFailedHostDropsOutOthersGoOn(t *testing.T) {
+	cfg, _ := loadPlan(t, threeHosts+`
+tasks "a" {
+  on = tunnel.local.h
+  task "exec" "maybe" {
+    command = "test ${host.name} != h1"
+  }
+  task "exec" "after" {
+    command = ["true"]
+  }
+  task "exec" "tolerated" {
+    command       = ["false"]
+    allow_failure = true
+  }
+  task "exec" "last" {
+    command = ["true"]
+  }
+}
+`)
+	res, ev := apply(t, cfg, engine.Options{})
+	if !res.Failed() {
+		t.Fatal("no failure reported")
+	}
+	if s := ev.status("h1", "tasks.a.after"); s != "" {
+		t.Fatalf("h1 ran on after failing: %s", s)
+	}
+	for _, h := range []string{"h2", "h3"} {
+		if ev.status(h, "tasks.a.tolerated") != engine.StatusFailed || ev.status(h, "tasks.a.last") != engine.StatusChanged {
+			t.Fatalf("%s: tolerated %s, last %s", h, ev.status(h, "tasks.a.tolerated"), ev.status(h, "tasks.a.last"))
+		}
+	}
+	if r := res.Recap["h1"]; r.Failed != 1 || r.Changed != 0 {
+		t.Fatalf("h1 recap %+v", r)
+	}
+}
+
+func TestWhenForEachRetriesUntil(t *testing.T) {
+	cfg, order := loadPlan(t, `
+tunnel "local" "me" {}
+tasks "a" {
+  on = tunnel.local.me
+  task "exec" "count" {
+    command = "echo x >> ORDER; wc -l < ORDER"
+    retries = 5
+    until   = trimspace(self.stdout) == "3"
+  }
+  task "exec" "each" {
+    for_each = toset(["p", "q"])
+    command  = ["echo", "${each.key}-${trimspace(task.count.stdout)}"]
+  }
+  task "exec" "never" {
+    command = ["false"]
+    when    = task.each["p"].stdout != "p-3\n"
+  }
+}
+output "each" {
+  value = { for k, r in tasks.a.each["me"] : k => trimspace(r.stdout) }
+}
+`)
+	res, ev := apply(t, cfg, engine.Options{})
+	if res.Failed() {
+		t.Fatalf("failed: %+v", ev.all)
+	}
+	if n := len(lines(t, order)); n != 3 {
+		t.Fatalf("count ran %d times, want 3", n)
+	}
+	if ev.status("me", "tasks.a.never") != engine.StatusSkipped {
+		t.Fatalf("never: %s", ev.status("me", "tasks.a.never"))
+	}
+	out := res.Outputs["each"]
+	if out.GetAttr("p").AsString() != "p-3" || out.GetAttr("q").AsString() != "q-3" {
+		t.Fatalf("outputs = %#v", out)
+	}
+}
+
+func TestCheckModeChangesNothing(t *testing.T) {
+	cfg, order := loadPlan(t, `
+tunnel "local" "me" {}
+tasks "a" {
+  on = tunnel.local.me
+  task "file" "f" {
+    path    = "ORDER"
+    content = "new\n"
+  }
+  task "exec" "e" {
+    command = "echo ran >> ORDER.exec"
+  }
+}
+`)
+	res, ev := apply(t, cfg, engine.Options{Check: true})
+	if res.Failed() || !res.Changed() {
+		t.Fatalf("check run: failed %v changed %v", res.Failed(), res.Changed())
+	}
+	if _, err := os.Stat(order); err == nil {
+		t.Fatal("check mode wrote the file")
+	}
+	if _, err := os.Stat(order + ".exec"); err == nil {
+		t.Fatal("check mode ran the command")
+	}
+	if ev.status("me", "tasks.a.f") != engine.StatusChanged || ev.status("me", "tasks.a.e") != engine.StatusWouldRun {
+		t.Fatalf("f %s, e %s", ev.status("me", "tasks.a.f"), ev.status("me", "tasks.a.e"))
+	}
+}
+
+func TestUnreachableHost(t *testing.T) {
+	cfg, _ := loadPlan(t, `
+tunnel "local" "ok" {}
+tunnel "sudo" "ghost" {
+  user = "no-such-user-q"
+}
+tasks "a" {
+  on = [tunnel.local.ok, tunnel.sudo.ghost]
+  task "exec" "e" {
+    command = ["true"]
+  }
+}
+`)
+	res, ev := apply(t, cfg, engine.Options{})
+	if !res.Unreachable() || res.Failed() {
+		t.Fatalf("unreachable %v failed %v", res.Unreachable(), res.Failed())
+	}
+	if ev.status("ok", "tasks.a.e") != engine.StatusChanged {
+		t.Fatalf("the reachable host: %s", ev.status("ok", "tasks.a.e"))
+	}
+}
