@@ -14,6 +14,7 @@ import (
 
 	"github.com/chopplan/chopplan/agent"
 	"github.com/chopplan/chopplan/builtins"
+	"github.com/chopplan/chopplan/plan"
 	"github.com/chopplan/chopplan/tunnel"
 )
 
@@ -181,7 +182,8 @@ func runScript(ctx context.Context, x *callEnv, args cty.Value) (cty.Value, erro
 }
 
 // renderTemplate renders a template file with HCL template syntax, its
-// variables as top-level names (as templatefile does).
+// variables as top-level names and the plan's functions (as templatefile
+// does).
 func renderTemplate(path string, vars cty.Value) (string, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
@@ -191,7 +193,7 @@ func renderTemplate(path string, vars cty.Value) (string, error) {
 	if diags.HasErrors() {
 		return "", fmt.Errorf("template %s: %s", path, diags.Error())
 	}
-	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{}}
+	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{}, Functions: plan.Functions(filepath.Dir(path))}
 	if vars != cty.NilVal && !vars.IsNull() && vars.CanIterateElements() {
 		for k, v := range vars.AsValueMap() {
 			ctx.Variables[k] = v

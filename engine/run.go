@@ -73,8 +73,10 @@ type Result struct {
 
 // Failed reports whether a task failed on some host; Unreachable whether
 // a host could not be reached.
-func (r *Result) Failed() bool      { return r.count(func(h *HostRecap) int { return h.Failed }) > 0 }
-func (r *Result) Unreachable() bool { return r.count(func(h *HostRecap) int { return h.Unreachable }) > 0 }
+func (r *Result) Failed() bool { return r.count(func(h *HostRecap) int { return h.Failed }) > 0 }
+func (r *Result) Unreachable() bool {
+	return r.count(func(h *HostRecap) int { return h.Unreachable }) > 0
+}
 
 // Changed reports whether anything changed (or would, in check mode).
 func (r *Result) Changed() bool {

@@ -1,9 +1,9 @@
 package plan
 
 import (
-	"sync"
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
