@@ -14,6 +14,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/chopplan/chopplan/agent"
 	"github.com/chopplan/chopplan/internal/atomicfile"
 )
 
@@ -155,16 +156,34 @@ func (a *AgentBinaries) dir() string {
 	return filepath.Dir(exe)
 }
 
+// hashBinary hashes the binary at path. Hashing an 18 MB executable costs
+// 20-30 ms, paid by every run that ships it, so the sum is kept in the
+// user's cache directory under a key made of the path, size, modification
+// time and Go build ID: any change to the file changes the key.
 func hashBinary(path string) (*AgentBinary, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("tunnel: agent binary: %w", err)
 	}
 	defer f.Close()
+	cacheFile := ""
+	if fi, err := f.Stat(); err == nil {
+		if dir, err := os.UserCacheDir(); err == nil {
+			key := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%d\x00%d\x00%s", path, fi.Size(), fi.ModTime().UnixNano(), agent.BuildID(path))))
+			cacheFile = filepath.Join(dir, "chopplan", "sums", hex.EncodeToString(key[:16]))
+			if sum, err := os.ReadFile(cacheFile); err == nil && len(sum) == 64 {
+				return &AgentBinary{Path: path, SHA256: string(sum), Size: fi.Size()}, nil
+			}
+		}
+	}
 	h := sha256.New()
 	n, err := io.Copy(h, f)
 	if err != nil {
 		return nil, fmt.Errorf("tunnel: hashing agent binary %s: %w", path, err)
 	}
-	return &AgentBinary{Path: path, SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}, nil
+	sum := hex.EncodeToString(h.Sum(nil))
+	if cacheFile != "" {
+		_ = atomicfile.WriteFile(cacheFile, []byte(sum), 0o600)
+	}
+	return &AgentBinary{Path: path, SHA256: sum, Size: n}, nil
 }
