@@ -180,7 +180,12 @@ func (cl *Client) Call(ctx context.Context, name string, args cty.Value, opts *C
 	}
 	if call.send != nil {
 		go func() {
-			_, err := call.send.ReadFrom(opts.In)
+			var err error
+			if wt, ok := opts.In.(io.WriterTo); ok {
+				_, err = wt.WriteTo(call.send) // the source hands over its own chunks
+			} else {
+				_, err = call.send.ReadFrom(opts.In)
+			}
 			if !errors.Is(err, errStreamClosed) {
 				call.send.close(err)
 			}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/chopplan/chopplan/agent"
 	"github.com/chopplan/chopplan/internal/atomicfile"
+	"github.com/chopplan/chopplan/internal/hashpipe"
 )
 
 // StatType is the shape of the stat builtin's result.
@@ -254,18 +255,17 @@ func put(cc agent.CallContext, args cty.Value) (cty.Value, error) {
 		return cty.NilVal, fmt.Errorf("put %s: %w", dest, err)
 	}
 	defer f.Abort()
-	h := sha256.New()
-	n, err := io.CopyN(io.MultiWriter(f, h), cc.Recv(), size)
-	if err != nil {
-		return cty.NilVal, fmt.Errorf("put %s: after %d of %d bytes: %w", dest, n, size, err)
+	sink := &putSink{f: f.File, h: hashpipe.New(), left: size}
+	if _, err := io.Copy(sink, cc.Recv()); err != nil {
+		sink.h.Abandon()
+		return cty.NilVal, fmt.Errorf("put %s: after %d of %d bytes: %w", dest, size-sink.left, size, err)
 	}
-	var trailer [sha256.Size + 1]byte
-	if k, _ := io.ReadFull(cc.Recv(), trailer[:]); k != sha256.Size {
-		return cty.NilVal, fmt.Errorf("put %s: the stream ended without its checksum", dest)
-	}
-	sum := h.Sum(nil)
-	if !bytes.Equal(sum, trailer[:sha256.Size]) {
-		return cty.NilVal, fmt.Errorf("put %s: content corrupted in transit (sha256 %x, sender's %x); the old file is untouched", dest, sum, trailer[:sha256.Size])
+	sum := sink.h.Sum()
+	switch {
+	case sink.left > 0 || len(sink.trailer) != sha256.Size:
+		return cty.NilVal, fmt.Errorf("put %s: the stream ended after %d of %d bytes, without its checksum; the old file is untouched", dest, size-sink.left, size)
+	case !bytes.Equal(sum, sink.trailer):
+		return cty.NilVal, fmt.Errorf("put %s: content corrupted in transit (sha256 %x, sender's %x); the old file is untouched", dest, sum, sink.trailer)
 	}
 	if err := setFileAttrs(f.File, fs.FileMode(mode), uid, gid); err != nil {
 		return cty.NilVal, err
@@ -274,6 +274,35 @@ func put(cc agent.CallContext, args cty.Value) (cty.Value, error) {
 		return cty.NilVal, fmt.Errorf("put %s: %w", dest, err)
 	}
 	return transferResult(dest, size, hex.EncodeToString(sum), mode, true), nil
+}
+
+// putSink takes a put's stream: size bytes of content, written to f and
+// hashed alongside, then the sender's sha256 of them.
+type putSink struct {
+	f       *os.File
+	h       *hashpipe.Hasher
+	left    int64
+	trailer []byte
+}
+
+// Write receives the stream's chunks whole (the stream's WriteTo hands
+// over fresh chunks, which the Hasher may keep).
+func (s *putSink) Write(p []byte) (int, error) {
+	n := len(p)
+	if s.left > 0 {
+		k := int(min(int64(len(p)), s.left))
+		if _, err := s.f.Write(p[:k]); err != nil {
+			return 0, err
+		}
+		s.h.Write(p[:k])
+		s.left -= int64(k)
+		p = p[k:]
+	}
+	if len(s.trailer)+len(p) > sha256.Size {
+		return 0, fmt.Errorf("more data than the %d bytes announced", s.left)
+	}
+	s.trailer = append(s.trailer, p...)
+	return n, nil
 }
 
 // setFileAttrs is setAttrs on an open file (which may have no name yet).
@@ -337,12 +366,20 @@ func fetch(cc agent.CallContext, args cty.Value) (cty.Value, error) {
 	if !fi.Mode().IsRegular() {
 		return cty.NilVal, fmt.Errorf("fetch %s: not a regular file (%s)", src, fileType(fi.Mode()))
 	}
-	h := sha256.New()
-	n, err := io.Copy(cc.Send(), io.TeeReader(f, h))
+	h := hashpipe.New()
+	var n int64
+	send := cc.Send()
+	err = hashpipe.Chunks(f, func(p []byte) error {
+		h.Write(p)
+		_, err := send.Write(p)
+		n += int64(len(p))
+		return err
+	})
+	sum := h.Sum()
 	if err != nil {
 		return cty.NilVal, fmt.Errorf("fetch %s: %w", src, err)
 	}
-	return transferResult(src, n, hex.EncodeToString(h.Sum(nil)), int64(unixMode(fi.Mode())), false), nil
+	return transferResult(src, n, hex.EncodeToString(sum), int64(unixMode(fi.Mode())), false), nil
 }
 
 func walk(_ agent.CallContext, args cty.Value) (cty.Value, error) {

@@ -4,8 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/chopplan/chopplan/agent"
 	"github.com/chopplan/chopplan/internal/atomicfile"
+	"github.com/chopplan/chopplan/internal/hashpipe"
 )
 
 // PutOptions tune a Put.
@@ -105,13 +106,12 @@ func (t *Tunnel) Put(ctx context.Context, localPath, remotePath string, opts *Pu
 	if opts.Check {
 		return PutResult{RemotePath: remotePath, Size: size, Changed: true}, nil
 	}
-	h := sha256.New()
-	body := &trailerReader{r: io.TeeReader(f, h), h: h}
+	body := &putBody{f: f}
 	v, err := t.CallWith(ctx, "put", args, &agent.CallOptions{In: body})
 	if err != nil {
 		return PutResult{}, err
 	}
-	res := PutResult{RemotePath: attrString(v, "path"), Size: size, SHA256: hex.EncodeToString(h.Sum(nil)), Changed: true}
+	res := PutResult{RemotePath: attrString(v, "path"), Size: size, SHA256: hex.EncodeToString(body.sum), Changed: true}
 	if got := attrString(v, "sha256"); got != res.SHA256 {
 		return PutResult{}, fmt.Errorf("tunnel: put to %s:%s: the target reports sha256 %q, expected %s", t.Name(), res.RemotePath, got, res.SHA256)
 	}
@@ -159,31 +159,36 @@ func hashReader(ctx context.Context, r io.Reader) string {
 	return ""
 }
 
-// trailerReader yields r's content, then the sha256 of it: the put
-// builtin's stream format, so the target verifies before it installs.
-type trailerReader struct {
-	r       io.Reader
-	h       hash.Hash
-	trailer []byte
-	done    bool
+// putBody is the put builtin's stream: the file's content, then its
+// sha256, so the target verifies before it installs. It hashes on the
+// side while it sends.
+type putBody struct {
+	f   io.Reader
+	sum []byte
 }
 
-func (t *trailerReader) Read(p []byte) (int, error) {
-	if !t.done {
-		n, err := t.r.Read(p)
-		if err == io.EOF {
-			t.done = true
-			t.trailer = t.h.Sum(nil)
-			err = nil
-		}
+func (b *putBody) Read([]byte) (int, error) {
+	return 0, errors.New("tunnel: putBody is read with WriteTo")
+}
+
+// WriteTo sends the content in fresh chunks (which the Hasher may keep),
+// then the trailer.
+func (b *putBody) WriteTo(w io.Writer) (int64, error) {
+	h := hashpipe.New()
+	var n int64
+	err := hashpipe.Chunks(b.f, func(p []byte) error {
+		h.Write(p)
+		k, err := w.Write(p)
+		n += int64(k)
+		return err
+	})
+	if err != nil {
+		h.Abandon()
 		return n, err
 	}
-	if len(t.trailer) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, t.trailer)
-	t.trailer = t.trailer[n:]
-	return n, nil
+	b.sum = h.Sum()
+	k, err := w.Write(b.sum)
+	return n + int64(k), err
 }
 
 // Fetch copies remotePath from the target to localPath, or to a new temp
@@ -207,12 +212,13 @@ func (t *Tunnel) Fetch(ctx context.Context, remotePath, localPath string) (Fetch
 		return FetchResult{}, fmt.Errorf("tunnel: fetch from %s: %w", t.Name(), err)
 	}
 	defer f.Abort()
-	h := sha256.New()
-	v, err := t.CallWith(ctx, "fetch", map[string]any{"src": remotePath}, &agent.CallOptions{Out: io.MultiWriter(f, h)})
+	sink := &fetchSink{f: f, h: hashpipe.New()}
+	v, err := t.CallWith(ctx, "fetch", map[string]any{"src": remotePath}, &agent.CallOptions{Out: sink})
+	sum := sink.h.Sum()
 	if err != nil {
 		return FetchResult{}, err
 	}
-	res := FetchResult{LocalPath: abs, RemotePath: attrString(v, "path"), Size: attrInt(v, "size"), SHA256: hex.EncodeToString(h.Sum(nil))}
+	res := FetchResult{LocalPath: abs, RemotePath: attrString(v, "path"), Size: attrInt(v, "size"), SHA256: hex.EncodeToString(sum)}
 	if got := attrString(v, "sha256"); got != res.SHA256 {
 		return FetchResult{}, fmt.Errorf("tunnel: fetch %s:%s: content corrupted in transit (received sha256 %s, the target sent %q)", t.Name(), res.RemotePath, res.SHA256, got)
 	}
@@ -223,6 +229,19 @@ func (t *Tunnel) Fetch(ctx context.Context, remotePath, localPath string) (Fetch
 		return FetchResult{}, fmt.Errorf("tunnel: fetch from %s: %w", t.Name(), err)
 	}
 	return res, nil
+}
+
+// fetchSink writes a fetched stream to f and hashes it alongside. The
+// stream hands it fresh chunks, which the Hasher may keep.
+type fetchSink struct {
+	f io.Writer
+	h *hashpipe.Hasher
+}
+
+func (s *fetchSink) Write(p []byte) (int, error) {
+	n, err := s.f.Write(p)
+	s.h.Write(p[:n])
+	return n, err
 }
 
 // Readers of result attributes that tolerate a target sending the wrong
