@@ -523,6 +523,7 @@ func (r *runner) runList(ctx context.Context, h *hostRun, lr *listRun, batch int
 		r.record(Event{Type: EventTask, Host: name, List: lr.list.Addr, Task: lr.list.Addr, Status: StatusUnreachable, Error: h.dropMsg})
 		return true
 	case h.dropped != "":
+		r.notRun(h, lr, "the host dropped out after a failure")
 		return false
 	}
 	for _, d := range lr.deps {
@@ -557,13 +558,13 @@ func (r *runner) runList(ctx context.Context, h *hostRun, lr *listRun, batch int
 			continue
 		}
 		status := r.runTask(listCtx, h, t)
-		switch status {
-		case StatusUnreachable:
+		switch {
+		case status == StatusUnreachable:
+			r.notRunFrom(h, lr, i+1, "the host became unreachable")
 			return true
-		case StatusFailed:
-			if !t.AllowFailure {
-				return true
-			}
+		case status == StatusFailed && !t.AllowFailure:
+			r.notRunFrom(h, lr, i+1, "the host dropped out after a failure")
+			return true
 		}
 	}
 	return false

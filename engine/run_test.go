@@ -174,7 +174,7 @@ tasks "a" {
 	if !res.Failed() {
 		t.Fatal("no failure reported")
 	}
-	if s := ev.status("h1", "tasks.a.after"); s != "" {
+	if s := ev.status("h1", "tasks.a.after"); s != engine.StatusNotRun {
 		t.Fatalf("h1 ran on after failing: %s", s)
 	}
 	for _, h := range []string{"h2", "h3"} {

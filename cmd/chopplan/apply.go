@@ -142,20 +142,69 @@ func (c *cli) runPlan(parent context.Context, path string, f *runFlags, check bo
 	for _, v := range cfg.Variables {
 		redactor.Add(v.Value)
 	}
-	var sinks engine.Sinks
+	runID := engine.NewRunID(time.Now())
+	var (
+		sinks   engine.Sinks
+		closers []func() error
+		done    func(host, task string) bool
+	)
+	if !check {
+		// The journal comes first: a task is on disk before it is on screen.
+		var prev *engine.Journal
+		if f.retryFailed {
+			if prev, err = engine.LatestJournal(cfg.Dir); err != nil {
+				return fmt.Errorf("-retry-failed: %w", err)
+			}
+			done = prev.Done
+		}
+		journal, err := engine.OpenJournal(cfg.Dir, runID, redactor, prev)
+		if err != nil {
+			return err
+		}
+		sinks = append(sinks, journal)
+		closers = append(closers, func() error {
+			if err := journal.Err(); err != nil {
+				return fmt.Errorf("journal %s: %w", journal.Path(), err)
+			}
+			return journal.Close()
+		})
+	}
 	switch f.output {
-	case "", "lines":
+	case "":
+		if isTerminal(c.stdout) {
+			tty := engine.NewTTYRenderer(c.stdout, redactor, engine.TTYOptions{Diff: f.diff || check})
+			sinks = append(sinks, tty)
+			closers = append([]func() error{tty.Close}, closers...)
+			break
+		}
+		fallthrough
+	case "lines":
 		sinks = append(sinks, engine.NewLineRenderer(c.stdout, redactor, engine.LineOptions{Diff: f.diff || check, Color: isTerminal(c.stdout)}))
+	case "json":
+		sinks = append(sinks, engine.NewJSONRenderer(c.stdout, redactor))
 	default:
 		return fmt.Errorf("-output %q: expected lines or json", f.output)
+	}
+	if f.junit != "" {
+		junit := engine.NewJUnitWriter(f.junit, redactor)
+		sinks = append(sinks, junit)
+		closers = append(closers, junit.Close)
 	}
 
 	ctx, stop, release := interrupts(parent, c.stderr)
 	defer release()
 	res, err := engine.Run(ctx, cfg, engine.Options{
 		Check: check, Forks: f.forks, Limit: f.limit, Targets: f.targets, Tags: f.tags, Timeout: f.timeout,
-		Stop: stop, Sink: sinks, Sensitive: redactor.Add,
+		Stop: stop, Sink: sinks, Sensitive: redactor.Add, Done: done, RunID: runID,
 	})
+	for _, closeSink := range closers {
+		if cerr := closeSink(); cerr != nil {
+			fmt.Fprintln(c.stderr, "Error:", cerr)
+			if err == nil {
+				err = exitCode(exitError)
+			}
+		}
+	}
 	if err != nil {
 		return err
 	}
