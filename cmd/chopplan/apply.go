@@ -31,6 +31,8 @@ type runFlags struct {
 	timeout     time.Duration
 	diff        bool
 	retryFailed bool
+	out         string     // plan -out: where to save the plan
+	saved       *savedPlan // apply FILE: the plan saved there
 }
 
 func (f *runFlags) add(cmd *cobra.Command) {
@@ -60,7 +62,17 @@ Exit status: 0 success, 1 invalid plan or controller error, 2 a task failed,
 starting new tasks and lets running ones finish; a second cancels them.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.runPlan(cmd.Context(), pathArg(args), &f, false)
+			path := pathArg(args)
+			if sp, ok, err := readSavedPlan(path); err != nil {
+				return err
+			} else if ok {
+				if len(f.vars) > 0 {
+					return fmt.Errorf("a saved plan carries its variables: -var and -var-file cannot change them")
+				}
+				f.vars, f.saved = sp.Vars, sp
+				path = sp.Path
+			}
+			return c.runPlan(cmd.Context(), path, &f, false)
 		},
 	}
 	f.add(cmd)
@@ -102,6 +114,7 @@ Exit status: 0 (with -detailed-exitcode: 0 no changes, 2 changes), 1 error.`,
 	f.add(cmd)
 	cmd.Flags().BoolVar(&offline, "offline", false, "print each host's queue and the barriers without connecting")
 	cmd.Flags().BoolVar(&detailedExit, "detailed-exitcode", false, "exit 2 when something would change, 0 when nothing would")
+	cmd.Flags().StringVar(&f.out, "out", "", "save the plan to this file, for `chopplan apply FILE`")
 	return cmd
 }
 
@@ -137,6 +150,16 @@ func (c *cli) runPlan(parent context.Context, path string, f *runFlags, check bo
 	cfg, err := c.loadValid(path, &f.planFlags)
 	if err != nil {
 		return err
+	}
+	if f.saved != nil {
+		if err := f.saved.check(cfg); err != nil {
+			return err
+		}
+	}
+	if f.out != "" {
+		if err := writeSavedPlan(f.out, cfg, f.vars); err != nil {
+			return fmt.Errorf("-out: %w", err)
+		}
 	}
 	redactor := engine.NewRedactor()
 	for _, v := range cfg.Variables {
