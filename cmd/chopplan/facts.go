@@ -24,7 +24,9 @@ func (c *cli) newFactsCmd() *cobra.Command {
 				return err
 			}
 			defer g.Close()
-			res := g.Call(cmd.Context(), "facts", nil)
+			ctx, cancel := cancelOnInterrupt(cmd.Context())
+			defer cancel()
+			res := g.Call(ctx, "facts", nil)
 			for h, v := range res.Successful() {
 				b, err := ctyjson.Marshal(v, v.Type())
 				if err != nil {

@@ -39,9 +39,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr}
 	root := c.newRootCmd()
 	root.SetArgs(normalizeFlags(args))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := root.ExecuteContext(ctx)
+	// Each command decides what an interrupt means: run and facts cancel
+	// at once, apply and plan stop starting tasks first (see interrupts).
+	err := root.ExecuteContext(context.Background())
 	var code exitCode
 	switch {
 	case err == nil:
@@ -76,6 +76,12 @@ func (c *cli) newRootCmd() *cobra.Command {
 		newAgentCmd(),
 	)
 	return root
+}
+
+// cancelOnInterrupt is the context of a command that simply stops on
+// Ctrl-C or SIGTERM: calls in flight are cancelled on their hosts.
+func cancelOnInterrupt(ctx context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 }
 
 // normalizeFlags lets long flags be typed with one dash, as Terraform

@@ -44,7 +44,9 @@ Exit status: 0 when it succeeded everywhere, 2 when it failed on some host,
 			if timeout > 0 {
 				callArgs["timeout"] = timeout.String()
 			}
-			res := g.Call(cmd.Context(), "exec", callArgs)
+			ctx, cancel := cancelOnInterrupt(cmd.Context())
+			defer cancel()
+			res := g.Call(ctx, "exec", callArgs)
 			if asJSON {
 				c.printRunJSON(res)
 			} else {
