@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -36,6 +37,13 @@ type cli struct {
 
 // Main runs the command line args and returns the exit status.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if path := os.Getenv("CHOPPLAN_CPUPROFILE"); path != "" {
+		// A performance aid: profile the controller's side of a command.
+		if f, err := os.Create(path); err == nil {
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
 	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr}
 	root := c.newRootCmd()
 	root.SetArgs(normalizeFlags(args))
