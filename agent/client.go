@@ -322,13 +322,18 @@ func (cl *Client) read() error {
 				call.output(int(f.payload[0]), f.payload[1:])
 			}
 		case frameData:
-			if call := cl.lookup(f.id); call != nil {
-				if call.recv == nil {
-					return protocolErr("data for call %d, which asked for none", f.id)
-				}
-				if !call.recv.push(f.payload) {
-					return protocolErr("call %d sent data beyond its flow-control window", f.id)
-				}
+			if f.chunk == nil {
+				continue // empty
+			}
+			call := cl.lookup(f.id)
+			switch {
+			case call == nil:
+				f.chunk.Release() // for a call given up on
+			case call.recv == nil:
+				f.chunk.Release()
+				return protocolErr("data for call %d, which asked for none", f.id)
+			case !call.recv.push(f.chunk):
+				return protocolErr("call %d sent data beyond its flow-control window", f.id)
 			}
 		case frameDataEnd:
 			if call := cl.lookup(f.id); call != nil && call.recv != nil {

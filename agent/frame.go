@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"fmt"
+	"github.com/chopplan/chopplan/internal/chunk"
 	"io"
 )
 
@@ -51,6 +52,9 @@ type frame struct {
 	typ     frameType
 	id      uint32
 	payload []byte
+	// chunk holds the payload of a data frame: a pooled buffer that the
+	// stream's consumer releases.
+	chunk *chunk.Chunk
 }
 
 // ProtocolError is a malformed, oversized or truncated frame, or a frame
@@ -87,8 +91,16 @@ func readFrame(r *bufio.Reader) (frame, error) {
 		return frame{}, fmt.Errorf("unknown frame type %d", hdr[4])
 	}
 	if size > 0 {
-		f.payload = make([]byte, size)
+		if f.typ == frameData {
+			f.chunk = chunk.Get(size)
+			f.payload = f.chunk.B
+		} else {
+			f.payload = make([]byte, size)
+		}
 		if _, err := io.ReadFull(r, f.payload); err != nil {
+			if f.chunk != nil {
+				f.chunk.Release()
+			}
 			return frame{}, fmt.Errorf("truncated %s frame: %v", f.typ, err)
 		}
 	}

@@ -121,10 +121,15 @@ func (s *server) loop() error {
 				sc.cancel()
 			}
 		case frameData:
+			if f.chunk == nil {
+				continue // empty
+			}
 			if sc := s.call(f.id); sc != nil && sc.recv != nil {
-				if !sc.recv.push(f.payload) {
+				if !sc.recv.push(f.chunk) {
 					return fmt.Errorf("call %d: data beyond the flow-control window", f.id)
 				}
+			} else {
+				f.chunk.Release() // for a call that has ended
 			}
 		case frameDataEnd:
 			if sc := s.call(f.id); sc != nil && sc.recv != nil {

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"errors"
+	"github.com/chopplan/chopplan/internal/chunk"
 	"io"
 	"sync"
 )
@@ -22,7 +23,7 @@ type recvStream struct {
 
 	mu       sync.Mutex
 	cond     sync.Cond
-	chunks   [][]byte
+	chunks   []*chunk.Chunk
 	off      int // read offset into chunks[0]
 	buffered int // bytes in chunks, never more than the window granted
 	eof      bool
@@ -36,20 +37,31 @@ func newRecvStream(c *conn, id uint32) *recvStream {
 	return s
 }
 
-// push adds a chunk that arrived; false means the sender overran its window.
-func (s *recvStream) push(p []byte) bool {
+// push adds a chunk that arrived, taking its reference; false means the
+// sender overran its window.
+func (s *recvStream) push(c *chunk.Chunk) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.eof || s.err != nil {
-		return true // late data after an abort: drop it
+		c.Release() // late data after an abort: drop it
+		return true
 	}
-	if s.buffered+len(p) > initialWindow {
+	if s.buffered+len(c.B) > initialWindow {
+		c.Release()
 		return false
 	}
-	s.chunks = append(s.chunks, p)
-	s.buffered += len(p)
+	s.chunks = append(s.chunks, c)
+	s.buffered += len(c.B)
 	s.cond.Signal()
 	return true
+}
+
+// dropChunks releases what is buffered once nobody will read it.
+func (s *recvStream) dropChunks() {
+	for _, c := range s.chunks {
+		c.Release()
+	}
+	s.chunks, s.off, s.buffered = nil, 0, 0
 }
 
 // end marks the end of the stream: clean when err is nil.
@@ -57,6 +69,7 @@ func (s *recvStream) end(err error) {
 	s.mu.Lock()
 	if err != nil && s.err == nil {
 		s.err = err
+		s.dropChunks()
 	}
 	s.eof = true
 	s.cond.Broadcast()
@@ -77,9 +90,10 @@ func (s *recvStream) Read(p []byte) (int, error) {
 		s.mu.Unlock()
 		return 0, io.EOF
 	}
-	n := copy(p, s.chunks[0][s.off:])
+	n := copy(p, s.chunks[0].B[s.off:])
 	s.off += n
-	if s.off == len(s.chunks[0]) {
+	if s.off == len(s.chunks[0].B) {
+		s.chunks[0].Release()
 		s.chunks[0] = nil
 		s.chunks = s.chunks[1:]
 		s.off = 0
@@ -91,8 +105,9 @@ func (s *recvStream) Read(p []byte) (int, error) {
 }
 
 // WriteTo hands whole chunks to w, saving a copy on the hot path of put
-// and fetch.
+// and fetch; a chunk.Writer gets the chunks themselves and may keep them.
 func (s *recvStream) WriteTo(w io.Writer) (int64, error) {
+	cw, _ := w.(chunk.Writer)
 	var total int64
 	for {
 		s.mu.Lock()
@@ -108,13 +123,23 @@ func (s *recvStream) WriteTo(w io.Writer) (int64, error) {
 			s.mu.Unlock()
 			return total, nil
 		}
-		chunk := s.chunks[0][s.off:]
+		c, off := s.chunks[0], s.off
 		s.chunks[0] = nil
 		s.chunks = s.chunks[1:]
 		s.off = 0
-		grant := s.take(len(chunk))
+		grant := s.take(len(c.B) - off)
 		s.mu.Unlock()
-		n, err := w.Write(chunk)
+		var (
+			n   int
+			err error
+		)
+		if cw != nil && off == 0 {
+			n = len(c.B)
+			err = cw.WriteChunk(c)
+		} else {
+			n, err = w.Write(c.B[off:])
+		}
+		c.Release()
 		total += int64(n)
 		s.grant(grant)
 		if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/chopplan/chopplan/agent"
 	"github.com/chopplan/chopplan/internal/atomicfile"
+	"github.com/chopplan/chopplan/internal/chunk"
 	"github.com/chopplan/chopplan/internal/hashpipe"
 )
 
@@ -285,24 +286,36 @@ type putSink struct {
 	trailer []byte
 }
 
-// Write receives the stream's chunks whole (the stream's WriteTo hands
-// over fresh chunks, which the Hasher may keep).
-func (s *putSink) Write(p []byte) (int, error) {
-	n := len(p)
+// WriteChunk receives the stream's chunks whole, so the Hasher can keep
+// them without a copy.
+func (s *putSink) WriteChunk(c *chunk.Chunk) error {
+	p := c.B
 	if s.left > 0 {
 		k := int(min(int64(len(p)), s.left))
 		if _, err := s.f.Write(p[:k]); err != nil {
-			return 0, err
+			return err
 		}
-		s.h.Write(p[:k])
+		s.h.Write(c, p[:k])
 		s.left -= int64(k)
 		p = p[k:]
 	}
 	if len(s.trailer)+len(p) > sha256.Size {
-		return 0, fmt.Errorf("more data than the %d bytes announced", s.left)
+		return fmt.Errorf("more data than the %d bytes announced", s.left)
 	}
 	s.trailer = append(s.trailer, p...)
-	return n, nil
+	return nil
+}
+
+// Write is WriteChunk for a stream that hands over bytes.
+func (s *putSink) Write(p []byte) (int, error) {
+	c := chunk.Get(len(p))
+	copy(c.B, p)
+	err := s.WriteChunk(c)
+	c.Release()
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // setFileAttrs is setAttrs on an open file (which may have no name yet).
@@ -369,10 +382,10 @@ func fetch(cc agent.CallContext, args cty.Value) (cty.Value, error) {
 	h := hashpipe.New()
 	var n int64
 	send := cc.Send()
-	err = hashpipe.Chunks(f, func(p []byte) error {
-		h.Write(p)
-		_, err := send.Write(p)
-		n += int64(len(p))
+	err = hashpipe.Chunks(f, func(c *chunk.Chunk) error {
+		h.Write(c, c.B)
+		_, err := send.Write(c.B)
+		n += int64(len(c.B))
 		return err
 	})
 	sum := h.Sum()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/chopplan/chopplan/agent"
 	"github.com/chopplan/chopplan/internal/atomicfile"
+	"github.com/chopplan/chopplan/internal/chunk"
 	"github.com/chopplan/chopplan/internal/hashpipe"
 )
 
@@ -171,14 +172,14 @@ func (b *putBody) Read([]byte) (int, error) {
 	return 0, errors.New("tunnel: putBody is read with WriteTo")
 }
 
-// WriteTo sends the content in fresh chunks (which the Hasher may keep),
-// then the trailer.
+// WriteTo sends the content in pooled chunks (which the Hasher holds
+// until it is done with them), then the trailer.
 func (b *putBody) WriteTo(w io.Writer) (int64, error) {
 	h := hashpipe.New()
 	var n int64
-	err := hashpipe.Chunks(b.f, func(p []byte) error {
-		h.Write(p)
-		k, err := w.Write(p)
+	err := hashpipe.Chunks(b.f, func(c *chunk.Chunk) error {
+		h.Write(c, c.B)
+		k, err := w.Write(c.B)
 		n += int64(k)
 		return err
 	})
@@ -232,16 +233,27 @@ func (t *Tunnel) Fetch(ctx context.Context, remotePath, localPath string) (Fetch
 }
 
 // fetchSink writes a fetched stream to f and hashes it alongside. The
-// stream hands it fresh chunks, which the Hasher may keep.
+// stream hands it whole chunks, which the Hasher may keep.
 type fetchSink struct {
 	f io.Writer
 	h *hashpipe.Hasher
 }
 
+func (s *fetchSink) WriteChunk(c *chunk.Chunk) error {
+	n, err := s.f.Write(c.B)
+	s.h.Write(c, c.B[:n])
+	return err
+}
+
 func (s *fetchSink) Write(p []byte) (int, error) {
-	n, err := s.f.Write(p)
-	s.h.Write(p[:n])
-	return n, err
+	c := chunk.Get(len(p))
+	copy(c.B, p)
+	err := s.WriteChunk(c)
+	c.Release()
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // Readers of result attributes that tolerate a target sending the wrong

@@ -8,42 +8,46 @@ import (
 	"crypto/sha256"
 	"hash"
 	"io"
-)
 
-// ChunkSize is the size of the chunks Chunks reads.
-const ChunkSize = 256 << 10
+	"github.com/chopplan/chopplan/internal/chunk"
+)
 
 // depth bounds the chunks waiting to be hashed (and so the memory held).
 const depth = 16
 
-// Hasher hashes the chunks written to it in the background. A chunk
-// handed to Write is read after Write returns: the caller must not change
-// it again. Chunks read by Chunks, and a recvStream's chunks, are fresh
-// and never reused, which is what makes this safe.
+type piece struct {
+	c *chunk.Chunk
+	p []byte
+}
+
+// Hasher hashes the chunks written to it in the background.
 type Hasher struct {
-	ch   chan []byte
+	ch   chan piece
 	done chan struct{}
 	h    hash.Hash
 }
 
 // New starts a Hasher.
 func New() *Hasher {
-	h := &Hasher{ch: make(chan []byte, depth), done: make(chan struct{}), h: sha256.New()}
+	h := &Hasher{ch: make(chan piece, depth), done: make(chan struct{}), h: sha256.New()}
 	go func() {
-		for p := range h.ch {
-			h.h.Write(p)
+		for pc := range h.ch {
+			h.h.Write(pc.p)
+			pc.c.Release()
 		}
 		close(h.done)
 	}()
 	return h
 }
 
-// Write queues p for hashing.
-func (h *Hasher) Write(p []byte) (int, error) {
-	if len(p) > 0 {
-		h.ch <- p
+// Write queues p, which lies in c's buffer, for hashing; the Hasher holds
+// c until it is done with it.
+func (h *Hasher) Write(c *chunk.Chunk, p []byte) {
+	if len(p) == 0 {
+		return
 	}
-	return len(p), nil
+	c.Hold()
+	h.ch <- piece{c, p}
 }
 
 // Sum waits for every queued chunk and returns the sha256. Call it once.
@@ -59,17 +63,20 @@ func (h *Hasher) Abandon() {
 	<-h.done
 }
 
-// Chunks reads r to its end in fresh ChunkSize buffers and passes each
-// to fn: fn may keep the chunk (hand it to a Hasher).
-func Chunks(r io.Reader, fn func([]byte) error) error {
+// Chunks reads r to its end in pooled chunks and passes each to fn, which
+// may Hold it; the chunk is released when fn returns.
+func Chunks(r io.Reader, fn func(*chunk.Chunk) error) error {
 	for {
-		buf := make([]byte, ChunkSize)
-		n, err := io.ReadFull(r, buf)
+		c := chunk.Get(chunk.Size)
+		n, err := io.ReadFull(r, c.B)
+		c.B = c.B[:n]
 		if n > 0 {
-			if ferr := fn(buf[:n]); ferr != nil {
+			if ferr := fn(c); ferr != nil {
+				c.Release()
 				return ferr
 			}
 		}
+		c.Release()
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			return nil
 		}
