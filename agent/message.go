@@ -53,14 +53,13 @@ func isErrorValue(v cty.Value) bool {
 	return true
 }
 
-// encodeResult makes a result body from what a handler returned.
-func encodeResult(v cty.Value, rerr *RemoteError) ([]byte, error) {
+// encodeResult makes a result body from what a handler returned: its
+// status byte and the encoded value, kept apart so a large value is not
+// copied to put one byte before it.
+func encodeResult(v cty.Value, rerr *RemoteError) (byte, []byte, error) {
 	if rerr == nil {
 		b, err := EncodeValue(v)
-		if err != nil {
-			return nil, err
-		}
-		return append([]byte{statusOK}, b...), nil
+		return statusOK, b, err
 	}
 	ev := rerr.Value
 	if ev == cty.NilVal {
@@ -73,10 +72,7 @@ func encodeResult(v cty.Value, rerr *RemoteError) ([]byte, error) {
 		"value":   ev,
 	})
 	b, err := EncodeValue(obj)
-	if err != nil {
-		return nil, err
-	}
-	return append([]byte{statusFailed}, b...), nil
+	return statusFailed, b, err
 }
 
 // decodeResult reads a result body into a value or a *RemoteError.

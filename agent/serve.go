@@ -232,15 +232,15 @@ func (sc *serverCall) run(args []byte) {
 		// Cancelled but the handler ignored it: still report it as such.
 		rerr = &RemoteError{Kind: KindCancelled, Message: "cancelled"}
 	}
-	body, err := encodeResult(v, rerr)
+	status, body, err := encodeResult(v, rerr)
 	if err != nil {
-		body, _ = encodeResult(cty.NilVal, &RemoteError{Kind: KindFailed, Message: "result could not be encoded: " + err.Error()})
+		status, body, _ = encodeResult(cty.NilVal, &RemoteError{Kind: KindFailed, Message: "result could not be encoded: " + err.Error()})
 	}
 	sc.s.mu.Lock()
 	delete(sc.s.calls, sc.id)
 	sc.s.mu.Unlock()
 	sc.cancel()
-	sc.s.c.sendBody(frameResult, sc.id, nil, body)
+	sc.s.c.sendBody(frameResult, sc.id, []byte{status}, body)
 }
 
 func (sc *serverCall) invoke(args []byte) (v cty.Value, rerr *RemoteError) {
