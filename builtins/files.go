@@ -307,16 +307,7 @@ func (s *putSink) WriteChunk(c *chunk.Chunk) error {
 }
 
 // Write is WriteChunk for a stream that hands over bytes.
-func (s *putSink) Write(p []byte) (int, error) {
-	c := chunk.Get(len(p))
-	copy(c.B, p)
-	err := s.WriteChunk(c)
-	c.Release()
-	if err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
+func (s *putSink) Write(p []byte) (int, error) { return chunk.WriteBytes(s, p) }
 
 // setFileAttrs is setAttrs on an open file (which may have no name yet).
 func setFileAttrs(f *os.File, mode fs.FileMode, uid, gid int) error {

@@ -245,16 +245,7 @@ func (s *fetchSink) WriteChunk(c *chunk.Chunk) error {
 	return err
 }
 
-func (s *fetchSink) Write(p []byte) (int, error) {
-	c := chunk.Get(len(p))
-	copy(c.B, p)
-	err := s.WriteChunk(c)
-	c.Release()
-	if err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
+func (s *fetchSink) Write(p []byte) (int, error) { return chunk.WriteBytes(s, p) }
 
 // Readers of result attributes that tolerate a target sending the wrong
 // shape: results are data, and a wrong one reads as empty.

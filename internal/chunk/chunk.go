@@ -60,3 +60,16 @@ func (c *Chunk) Release() {
 type Writer interface {
 	WriteChunk(c *Chunk) error
 }
+
+// WriteBytes gives p to w as a chunk of its own: the io.Writer side of a
+// Writer, for streams that hand over bytes.
+func WriteBytes(w Writer, p []byte) (int, error) {
+	c := Get(len(p))
+	copy(c.B, p)
+	err := w.WriteChunk(c)
+	c.Release()
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
