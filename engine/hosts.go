@@ -134,3 +134,17 @@ func durationOf(v cty.Value) (time.Duration, error) {
 	}
 	return time.ParseDuration(v.AsString())
 }
+
+// Tunnels opens a Tunnel for every host of the plan (chopplan facts on a
+// plan), in plan order. The caller closes them.
+func Tunnels(cfg *plan.Config, opts tunnel.Options) ([]*tunnel.Tunnel, error) {
+	byName, err := openTunnels(cfg.Tunnels, nil, func(string) tunnel.Options { return opts })
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*tunnel.Tunnel, 0, len(cfg.Tunnels))
+	for _, t := range cfg.Tunnels {
+		out = append(out, byName[t.Name])
+	}
+	return out, nil
+}

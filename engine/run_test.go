@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/chopplan/chopplan/engine"
+	"github.com/chopplan/chopplan/internal/testenv"
 	"github.com/chopplan/chopplan/plan"
 )
 
@@ -274,5 +276,73 @@ tasks "a" {
 	}
 	if ev.status("ok", "tasks.a.e") != engine.StatusChanged {
 		t.Fatalf("the reachable host: %s", ev.status("ok", "tasks.a.e"))
+	}
+}
+
+func TestLimitTargetTags(t *testing.T) {
+	cfg, _ := loadPlan(t, threeHosts+`
+tasks "base" {
+  on   = tunnel.local.h
+  tags = ["setup"]
+  task "ping" "p" {}
+}
+tasks "app" {
+  on         = tunnel.local.h
+  depends_on = [tasks.base]
+  tags       = ["deploy"]
+  task "ping" "p" {}
+}
+tasks "other" {
+  on   = tunnel.local.h
+  tags = ["deploy"]
+  task "ping" "p" {}
+}
+`)
+	ran := func(opts engine.Options) map[string]bool {
+		_, ev := apply(t, cfg, opts)
+		out := map[string]bool{}
+		for _, e := range ev.all {
+			if e.Type == engine.EventTask {
+				out[e.Host+" "+e.Task] = true
+			}
+		}
+		return out
+	}
+	got := ran(engine.Options{Limit: []string{"h[12]"}, Targets: []string{"tasks.app"}})
+	want := map[string]bool{"h1 tasks.base.p": true, "h2 tasks.base.p": true, "h1 tasks.app.p": true, "h2 tasks.app.p": true}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("-limit h[12] -target tasks.app ran %v", got)
+	}
+	got = ran(engine.Options{Tags: []string{"deploy"}, Limit: []string{"h3"}})
+	want = map[string]bool{"h3 tasks.app.p": true, "h3 tasks.other.p": true}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("-tags deploy -limit h3 ran %v", got)
+	}
+	if _, err := engine.Run(context.Background(), cfg, engine.Options{Targets: []string{"tasks.nope"}}); err == nil {
+		t.Fatal("an unknown -target was accepted")
+	}
+}
+
+// A group's where is decided on each host's facts at run time.
+func TestGroupWhereOnFacts(t *testing.T) {
+	testenv.Root(t)
+	user := testenv.SudoUser(t)
+	cfg, _ := loadPlan(t, fmt.Sprintf(`
+tunnel "local" "me" {}
+tunnel "sudo" "them" {
+  user = %q
+}
+group "roots" {
+  members = [tunnel.local.me, tunnel.sudo.them]
+  where   = host.facts.uid == 0
+}
+tasks "a" {
+  on = group.roots
+  task "ping" "p" {}
+}
+`, user))
+	_, ev := apply(t, cfg, engine.Options{})
+	if ev.status("me", "tasks.a.p") != engine.StatusOK || ev.status("them", "tasks.a.p") != "" {
+		t.Fatalf("me %q, them %q", ev.status("me", "tasks.a.p"), ev.status("them", "tasks.a.p"))
 	}
 }

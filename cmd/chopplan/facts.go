@@ -7,21 +7,45 @@ import (
 
 	"github.com/spf13/cobra"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/chopplan/chopplan/engine"
+	"github.com/chopplan/chopplan/tunnel"
 )
 
 func (c *cli) newFactsCmd() *cobra.Command {
 	var (
 		targets targetFlags
+		pf      planFlags
 		asJSON  bool
 	)
 	cmd := &cobra.Command{
-		Use:   "facts --on TARGET [--on TARGET...]",
-		Short: "Print what chopplan knows of each target: OS, distribution, kernel, CPUs, memory, user",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			g, err := targets.group(c.stderr)
-			if err != nil {
-				return err
+		Use:   "facts [PATH] | facts --on TARGET [--on TARGET...]",
+		Short: "Print what chopplan knows of each host of a plan, or of targets: OS, distribution, kernel, CPUs, memory, user",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var g *engine.Group
+			if len(targets.on) > 0 {
+				if len(args) > 0 {
+					return fmt.Errorf("give a plan or --on targets, not both")
+				}
+				var err error
+				if g, err = targets.group(c.stderr); err != nil {
+					return err
+				}
+			} else {
+				cfg, err := c.loadValid(pathArg(args), &pf)
+				if err != nil {
+					return err
+				}
+				tuns, err := engine.Tunnels(cfg, tunnel.Options{Output: c.stderr})
+				if err != nil {
+					return err
+				}
+				var members []engine.Target
+				for _, t := range tuns {
+					members = append(members, t)
+				}
+				g = engine.NewGroup(members...)
 			}
 			defer g.Close()
 			ctx, cancel := cancelOnInterrupt(cmd.Context())
@@ -55,6 +79,7 @@ func (c *cli) newFactsCmd() *cobra.Command {
 		},
 	}
 	targets.add(cmd)
+	pf.add(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per host")
 	return cmd
 }

@@ -86,3 +86,11 @@ func TestNormalizeFlags(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 }
+
+func TestFactsOfAPlan(t *testing.T) {
+	dir := copyDir(t, "../../examples/plans/hello")
+	code, out, errs := runCLI(t, "", "facts", "-json", dir)
+	if code != 0 || !strings.Contains(out, `"host":"localhost"`) || !strings.Contains(out, `"os":"linux"`) {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+}
