@@ -41,8 +41,9 @@ type Client struct {
 	dead      chan struct{} // closed when the stream has ended
 	cause     error         // why, set before dead is closed
 
-	mu    sync.Mutex
-	calls map[uint32]*clientCall
+	mu        sync.Mutex
+	calls     map[uint32]*clientCall
+	abandoned map[uint32]bool // cancelled calls whose results may still come
 }
 
 // CallOptions are the optional parts of a call.
@@ -72,7 +73,7 @@ type clientCall struct {
 // NewClient performs the handshake on rw and starts the client. When ctx
 // ends before the agent answers, rw is closed and ctx's error returned.
 func NewClient(ctx context.Context, rw io.ReadWriteCloser, cfg ClientConfig) (*Client, error) {
-	cl := &Client{host: cfg.Host, c: newConn(cfg.Host, rw), dead: make(chan struct{}), calls: map[uint32]*clientCall{}, maxResult: cfg.MaxResult}
+	cl := &Client{host: cfg.Host, c: newConn(cfg.Host, rw), dead: make(chan struct{}), calls: map[uint32]*clientCall{}, abandoned: map[uint32]bool{}, maxResult: cfg.MaxResult}
 	if cl.maxResult <= 0 {
 		cl.maxResult = MaxBody
 	}
@@ -203,7 +204,7 @@ func (cl *Client) Call(ctx context.Context, name string, args cty.Value, opts *C
 	select {
 	case <-call.done:
 	case <-ctx.Done():
-		cl.forget(id)
+		cl.abandon(id)
 		cl.c.send(frameCancel, id)
 		call.abort(ctx.Err())
 		return cty.NilVal, fmt.Errorf("agent: %s on %s: %w", name, cl.host, ctx.Err())
@@ -238,6 +239,23 @@ func (cl *Client) forget(id uint32) {
 	cl.mu.Lock()
 	delete(cl.calls, id)
 	cl.mu.Unlock()
+}
+
+// abandon forgets a cancelled call but remembers its id until its result
+// comes, since the agent may already be sending it.
+func (cl *Client) abandon(id uint32) {
+	cl.mu.Lock()
+	delete(cl.calls, id)
+	cl.abandoned[id] = true
+	cl.mu.Unlock()
+}
+
+// expected reports whether a result for id may come: the call is in
+// flight, or was cancelled while its result may already be on the way.
+func (cl *Client) expected(id uint32) bool {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return cl.calls[id] != nil || cl.abandoned[id]
 }
 
 func (cl *Client) lookup(id uint32) *clientCall {
@@ -292,6 +310,9 @@ func (cl *Client) read() error {
 		}
 		switch f.typ {
 		case framePart:
+			if !cl.expected(f.id) {
+				return protocolErr("part of a result for call %d, which is not in flight", f.id)
+			}
 			if !b.add(f.id, f.payload) {
 				return protocolErr("result of call %d larger than %d bytes", f.id, cl.maxResult)
 			}
@@ -303,6 +324,7 @@ func (cl *Client) read() error {
 			cl.mu.Lock()
 			call := cl.calls[f.id]
 			delete(cl.calls, f.id)
+			delete(cl.abandoned, f.id)
 			cl.mu.Unlock()
 			if call == nil {
 				continue // cancelled and forgotten

@@ -82,13 +82,16 @@ func (c *conn) close() {
 	c.closeOnce.Do(func() { c.rw.Close() })
 }
 
-// bodies gathers multi-frame bodies by call id, bounded in total size.
+// bodies gathers multi-frame bodies by call id. Each body is bounded by
+// limit, and all bodies being gathered together by limit too: a peer that
+// spreads parts over many ids gets no more room than one.
 // Parts are kept as they came and joined once, into one allocation of
 // the final size: growing one slice frame by frame copied a 50 MB result
 // about twice over.
 type bodies struct {
 	parts map[uint32]*partial
 	limit int
+	total int
 }
 
 type partial struct {
@@ -106,12 +109,14 @@ func (b *bodies) add(id uint32, p []byte) bool {
 		cur = &partial{}
 		b.parts[id] = cur
 	}
-	if cur.size+len(p) > b.limit {
+	if cur.size+len(p) > b.limit || b.total+len(p) > b.limit {
+		b.total -= cur.size
 		delete(b.parts, id)
 		return false
 	}
 	cur.frames = append(cur.frames, p)
 	cur.size += len(p)
+	b.total += len(p)
 	return true
 }
 
@@ -122,6 +127,7 @@ func (b *bodies) finish(id uint32, last []byte) ([]byte, bool) {
 		return last, true
 	}
 	delete(b.parts, id)
+	b.total -= cur.size
 	if cur.size+len(last) > b.limit {
 		return nil, false
 	}

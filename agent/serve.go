@@ -221,6 +221,11 @@ type serverCall struct {
 func (sc *serverCall) run(args []byte) {
 	defer sc.s.wg.Done()
 	v, rerr := sc.invoke(args)
+	if sc.recv != nil {
+		// Nobody reads the call's input any more: wake a reader that may
+		// still wait on it and drop what is buffered.
+		sc.recv.end(errStreamClosed)
+	}
 	if sc.send != nil {
 		if rerr != nil {
 			sc.send.close(errors.New(rerr.Message))

@@ -151,6 +151,9 @@ func runCommand(cc agent.CallContext, argv []string, stdin io.Reader, args cty.V
 // the exit status, or an error when the command could not run or was killed.
 func runGroup(ctx context.Context, cmd *exec.Cmd) (int, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A child that left the group (setsid, a daemon) may hold the output
+	// pipes open after the command is gone: stop waiting for them.
+	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
 		return -1, err
 	}

@@ -131,11 +131,18 @@ func runFetch(ctx context.Context, x *callEnv, args cty.Value) (cty.Value, error
 		if err != nil {
 			return cty.NilVal, err
 		}
-		local, _ := builtins.Stat(dest, true)
-		changed := st.GetAttr("sha256").AsString() != local.GetAttr("sha256").AsString()
+		local, err := builtins.Stat(dest, true)
+		if err != nil {
+			return cty.NilVal, fmt.Errorf("fetch: %w", err)
+		}
+		// The stat came from the target: read it as untrusted data.
+		remoteSum, _ := agent.AttrString(st, "sha256")
+		localSum, _ := agent.AttrString(local, "sha256")
+		size, _ := agent.AttrInt(st, "size")
+		mode, _ := agent.AttrInt(st, "mode")
 		return cty.ObjectVal(map[string]cty.Value{
-			"path": cty.StringVal(dest), "size": st.GetAttr("size"), "sha256": st.GetAttr("sha256"),
-			"mode": st.GetAttr("mode"), "changed": cty.BoolVal(changed),
+			"path": cty.StringVal(dest), "size": cty.NumberIntVal(size), "sha256": cty.StringVal(remoteSum),
+			"mode": cty.NumberIntVal(mode), "changed": cty.BoolVal(remoteSum != localSum),
 		}), nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {

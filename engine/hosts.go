@@ -94,6 +94,7 @@ func kindOf(t *plan.Tunnel) (tunnel.Kind, error) {
 		c := tunnel.SSHConfig{
 			Name: t.Name, Host: s("host"), User: s("user"), ProxyJump: s("jump"),
 			Sudo: b("sudo"), SudoUser: s("sudo_user"), SudoPassword: s("sudo_password"),
+			Passphrase: s("passphrase"), ConfigFile: s("ssh_config"),
 		}
 		if f := s("identity_file"); f != "" {
 			c.IdentityFiles = []string{f}

@@ -271,7 +271,9 @@ func (f *lineFormatter) diff(b *strings.Builder, host string, d cty.Value) {
 // turned a map into an object).
 func stringAttrs(v cty.Value) map[string]string {
 	out := map[string]string{}
-	if v.IsNull() || !v.IsKnown() || !v.CanIterateElements() {
+	ty := v.Type()
+	// A diff comes from the target: only a map or an object has names.
+	if v.IsNull() || !v.IsKnown() || !(ty.IsMapType() || ty.IsObjectType()) {
 		return out
 	}
 	for it := v.ElementIterator(); it.Next(); {

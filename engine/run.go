@@ -188,6 +188,11 @@ func newRunner(cfg *plan.Config, opts Options) (*runner, error) {
 			}
 		}
 	}
+	// Tunnel arguments may hold secrets (sudo_password, passphrase) that
+	// would otherwise only be masked as values, not in error text.
+	for _, t := range cfg.Tunnels {
+		opts.Sensitive(t.Args)
+	}
 	var hosts []*plan.Tunnel
 	for _, name := range r.order {
 		hosts = append(hosts, r.hosts[name].plan)

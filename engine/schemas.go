@@ -96,6 +96,7 @@ var tunnelKindSpecs = func() []plan.FunctionSpec {
 			req("host", str), a("user", str), a("port", cty.Number), a("identity_file", str),
 			a("known_hosts", str), a("host_key_checking", str), a("sudo", cty.Bool), a("sudo_user", str),
 			{Name: "sudo_password", Type: str, Sensitive: true}, a("jump", str), a("connect_timeout", dyn),
+			{Name: "passphrase", Type: str, Sensitive: true}, a("ssh_config", str),
 		}},
 		{Name: "sudo", Args: []plan.ArgSpec{a("user", str)}},
 	}

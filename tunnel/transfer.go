@@ -247,38 +247,9 @@ func (s *fetchSink) WriteChunk(c *chunk.Chunk) error {
 
 func (s *fetchSink) Write(p []byte) (int, error) { return chunk.WriteBytes(s, p) }
 
-// Readers of result attributes that tolerate a target sending the wrong
-// shape: results are data, and a wrong one reads as empty.
+// Readers of result attributes that drop agent.Attr*'s ok: results are
+// data from the target, and a wrong one reads as empty.
 
-func attrString(v cty.Value, name string) string {
-	a := attr(v, name)
-	if a.Type() != cty.String {
-		return ""
-	}
-	return a.AsString()
-}
-
-func attrInt(v cty.Value, name string) int64 {
-	a := attr(v, name)
-	if a.Type() != cty.Number {
-		return 0
-	}
-	i, _ := a.AsBigFloat().Int64()
-	return i
-}
-
-func attrBool(v cty.Value, name string) bool {
-	a := attr(v, name)
-	return a.Type() == cty.Bool && a.True()
-}
-
-func attr(v cty.Value, name string) cty.Value {
-	if v == cty.NilVal || v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() || !v.Type().HasAttribute(name) {
-		return cty.NullVal(cty.DynamicPseudoType)
-	}
-	a := v.GetAttr(name)
-	if a.IsNull() || !a.IsKnown() {
-		return cty.NullVal(cty.DynamicPseudoType)
-	}
-	return a
-}
+func attrString(v cty.Value, name string) string { s, _ := agent.AttrString(v, name); return s }
+func attrInt(v cty.Value, name string) int64     { i, _ := agent.AttrInt(v, name); return i }
+func attrBool(v cty.Value, name string) bool     { b, _ := agent.AttrBool(v, name); return b }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -95,18 +96,24 @@ others are listed as "would run". Values that depend on results not known
 before apply are shown as such. With -offline, print each host's queue and the
 barriers between lists without connecting.
 
-Exit status: 0 (with -detailed-exitcode: 0 no changes, 2 changes), 1 error.`,
+Exit status: 0 success, 1 invalid plan or error, 2 a task failed, 4 a host was
+unreachable (6 both). With -detailed-exitcode, as Terraform: 0 nothing would
+change, 2 something would, 1 any error (a failed task or an unreachable host).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if offline {
 				return c.printQueues(pathArg(args), &f.planFlags)
 			}
 			err := c.runPlan(cmd.Context(), pathArg(args), &f, true)
-			if code, ok := err.(exitCode); ok && code == exitChanges {
-				if detailedExit {
-					return err
-				}
+			switch {
+			case err == errWouldChange && detailedExit:
+				return exitCode(2)
+			case err == errWouldChange:
 				return nil
+			case detailedExit && err != nil:
+				if code, ok := err.(exitCode); ok && code != exitInterrupted {
+					return exitCode(exitError)
+				}
 			}
 			return err
 		},
@@ -118,8 +125,9 @@ Exit status: 0 (with -detailed-exitcode: 0 no changes, 2 changes), 1 error.`,
 	return cmd
 }
 
-// exitChanges is plan's status when something would change.
-const exitChanges = exitCode(2)
+// errWouldChange is what runPlan returns in check mode when the run went
+// well and something would change; plan turns it into its exit status.
+var errWouldChange = errors.New("changes would be made")
 
 func pathArg(args []string) string {
 	if len(args) == 0 {
@@ -244,7 +252,7 @@ func (c *cli) runPlan(parent context.Context, path string, f *runFlags, check bo
 		}
 		return exitCode(code)
 	case check && res.Changed():
-		return exitChanges
+		return errWouldChange
 	}
 	return nil
 }

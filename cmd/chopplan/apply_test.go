@@ -395,3 +395,52 @@ func TestApplyJSONEvents(t *testing.T) {
 		t.Fatalf("events %v, last %v", types, last)
 	}
 }
+
+func TestPlanExitStatuses(t *testing.T) {
+	failing := writePlan(t, `
+tunnel "local" "me" {}
+tasks "a" {
+  on = tunnel.local.me
+  task "exec" "probe" {
+    command    = ["false"]
+    check_mode = false
+  }
+}
+`)
+	changing := writePlan(t, `
+tunnel "local" "me" {}
+tasks "a" {
+  on = tunnel.local.me
+  task "file" "f" {
+    path    = "${path.module}/new"
+    content = "x"
+  }
+}
+`)
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"plan", failing}, exitFailed},
+		{[]string{"plan", "-detailed-exitcode", failing}, exitError},
+		{[]string{"plan", changing}, 0},
+		{[]string{"plan", "-detailed-exitcode", changing}, 2},
+	} {
+		if code, out, errs := runCLI(t, "", tc.args...); code != tc.code {
+			t.Errorf("%v: exit %d, want %d\n%s%s", tc.args, code, tc.code, out, errs)
+		}
+	}
+}
+
+func TestRunJSONStdoutIsOnlyJSON(t *testing.T) {
+	testenv.Root(t)
+	code, out, _ := runCLI(t, "", "run", "--json", "--on", "sudo:no-such-user-j", "--", "true")
+	if code != exitUnreachable {
+		t.Fatalf("exit %d", code)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Fatalf("stdout holds a line that is not JSON: %q", line)
+		}
+	}
+}

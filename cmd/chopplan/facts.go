@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 
 	"github.com/spf13/cobra"
@@ -37,6 +38,14 @@ func (c *cli) newFactsCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
+				redactor := engine.NewRedactor()
+				for _, v := range cfg.Variables {
+					redactor.Add(v.Value)
+				}
+				for _, t := range cfg.Tunnels {
+					redactor.Add(t.Args)
+				}
+				c = &cli{stdin: c.stdin, stdout: redacting{c.stdout, redactor}, stderr: redacting{c.stderr, redactor}}
 				tuns, err := engine.Tunnels(cfg, tunnel.Options{Output: c.stderr})
 				if err != nil {
 					return err
@@ -51,6 +60,10 @@ func (c *cli) newFactsCmd() *cobra.Command {
 			ctx, cancel := cancelOnInterrupt(cmd.Context())
 			defer cancel()
 			res := g.Call(ctx, "facts", nil)
+			if ctx.Err() != nil {
+				c.printFailures(res)
+				return exitCode(exitInterrupted)
+			}
 			for h, v := range res.Successful() {
 				b, err := ctyjson.Marshal(v, v.Type())
 				if err != nil {
@@ -82,4 +95,18 @@ func (c *cli) newFactsCmd() *cobra.Command {
 	pf.add(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per host")
 	return cmd
+}
+
+// redacting masks a plan's secrets in what is written through it (a line
+// at a time, as every writer here writes).
+type redacting struct {
+	w io.Writer
+	r *engine.Redactor
+}
+
+func (r redacting) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(r.w, r.r.String(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"iter"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/chopplan/chopplan/agent"
 	"github.com/chopplan/chopplan/engine"
 )
 
@@ -31,7 +33,12 @@ Exit status: 0 when it succeeded everywhere, 2 when it failed on some host,
 4 when a host could not be reached, 6 when both, 1 for a usage error.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			g, err := targets.group(c.stdout)
+			// With --json, stdout holds JSON alone: agents' own words go to stderr.
+			out := c.stdout
+			if asJSON {
+				out = c.stderr
+			}
+			g, err := targets.group(out)
 			if err != nil {
 				return err
 			}
@@ -47,6 +54,10 @@ Exit status: 0 when it succeeded everywhere, 2 when it failed on some host,
 			ctx, cancel := cancelOnInterrupt(cmd.Context())
 			defer cancel()
 			res := g.Call(ctx, "exec", callArgs)
+			if ctx.Err() != nil {
+				c.printFailures(res)
+				return exitCode(exitInterrupted)
+			}
 			if asJSON {
 				c.printRunJSON(res)
 			} else {
@@ -81,19 +92,20 @@ func (c *cli) printRunJSON(res *engine.GroupResult[cty.Value]) {
 	for _, h := range res.Hosts() {
 		rec := runRecord{Host: h, Status: "ok"}
 		v, err := res.Get(h)
-		if err != nil {
-			f := err.(*engine.Failure)
+		var f *engine.Failure
+		if errors.As(err, &f) {
 			rec.Status, rec.Error = "failed", f.Message
 			if f.Unreachable {
 				rec.Status = "unreachable"
 			}
 			v = f.Value
 		}
-		if v != cty.NilVal && v.Type().IsObjectType() && v.Type().HasAttribute("rc") {
-			rc, _ := v.GetAttr("rc").AsBigFloat().Int64()
+		// The result came from the target: read it as untrusted data.
+		if rc, ok := agent.AttrInt(v, "rc"); ok {
 			rec.RC = &rc
-			rec.Stdout, rec.Stderr = v.GetAttr("stdout").AsString(), v.GetAttr("stderr").AsString()
-			rec.DurationMS, _ = v.GetAttr("duration_ms").AsBigFloat().Float64()
+			rec.Stdout, _ = agent.AttrString(v, "stdout")
+			rec.Stderr, _ = agent.AttrString(v, "stderr")
+			rec.DurationMS, _ = agent.AttrFloat(v, "duration_ms")
 		}
 		enc.Encode(rec)
 	}

@@ -4,6 +4,7 @@
 package atomicfile
 
 import (
+	"crypto/rand"
 	"fmt"
 	"io"
 	"os"
@@ -63,9 +64,8 @@ func (f *File) Commit() error {
 	if f.anonymous {
 		// Give the anonymous file a name, then rename it over dest: rename
 		// is what replaces dest atomically.
-		name = filepath.Join(filepath.Dir(f.dest), fmt.Sprintf(".%s.chopplan-%d", filepath.Base(f.dest), os.Getpid()))
-		os.Remove(name)
-		if err := unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", f.Fd()), unix.AT_FDCWD, name, unix.AT_SYMLINK_FOLLOW); err != nil {
+		var err error
+		if name, err = f.link(); err != nil {
 			f.File.Close()
 			return fmt.Errorf("atomicfile: naming the temp file for %s: %w", f.dest, err)
 		}
@@ -83,6 +83,24 @@ func (f *File) Commit() error {
 		d.Close()
 	}
 	return nil
+}
+
+// link gives the anonymous file a fresh random name beside dest: another
+// writer may be committing to the same dest at the same moment.
+func (f *File) link() (string, error) {
+	for range 10 {
+		var rnd [8]byte
+		rand.Read(rnd[:])
+		name := filepath.Join(filepath.Dir(f.dest), fmt.Sprintf(".%s.chopplan-%x", filepath.Base(f.dest), rnd))
+		err := unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", f.Fd()), unix.AT_FDCWD, name, unix.AT_SYMLINK_FOLLOW)
+		if err == nil {
+			return name, nil
+		}
+		if err != unix.EEXIST {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("no free temp name")
 }
 
 // Abort removes the temp file; the destination is untouched.

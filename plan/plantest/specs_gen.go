@@ -132,6 +132,8 @@ func kindSpecs() []plan.FunctionSpec {
 			{Name: "sudo_password", Type: cty.String, Sensitive: true},
 			{Name: "jump", Type: cty.String},
 			{Name: "connect_timeout", Type: cty.DynamicPseudoType},
+			{Name: "passphrase", Type: cty.String, Sensitive: true},
+			{Name: "ssh_config", Type: cty.String},
 		}},
 		{Name: "sudo", Args: []plan.ArgSpec{
 			{Name: "user", Type: cty.String},
