@@ -4,8 +4,9 @@ import (
 	"bufio"
 	"encoding/binary"
 	"fmt"
-	"github.com/chopplan/chopplan/internal/chunk"
 	"io"
+
+	"github.com/chopplan/chopplan/internal/chunk"
 )
 
 // A frame on the wire:
@@ -18,7 +19,9 @@ import (
 // Values larger than one frame travel as framePart frames followed by the
 // frame that completes them (frameCall, frameResult).
 const (
-	frameHeaderLen  = 9
+	frameHeaderLen = 9
+	// MaxFramePayload is the largest payload a frame may carry; a longer
+	// frame is a protocol error.
 	MaxFramePayload = 1 << 20
 	// dataChunk is the largest file-stream chunk a sender puts in one frame.
 	dataChunk = 256 << 10

@@ -2,9 +2,10 @@ package agent
 
 import (
 	"errors"
-	"github.com/chopplan/chopplan/internal/chunk"
 	"io"
 	"sync"
+
+	"github.com/chopplan/chopplan/internal/chunk"
 )
 
 // Flow control for a call's data stream, the same in both directions: the
@@ -76,19 +77,26 @@ func (s *recvStream) end(err error) {
 	s.mu.Unlock()
 }
 
-func (s *recvStream) Read(p []byte) (int, error) {
-	s.mu.Lock()
+// next waits, with s.mu held, until a chunk is buffered or the stream has
+// ended; it returns the stream's error or io.EOF once nothing is left.
+func (s *recvStream) next() error {
 	for len(s.chunks) == 0 && !s.eof && s.err == nil {
 		s.cond.Wait()
 	}
 	if s.err != nil {
-		err := s.err
-		s.mu.Unlock()
-		return 0, err
+		return s.err
 	}
 	if len(s.chunks) == 0 {
+		return io.EOF
+	}
+	return nil
+}
+
+func (s *recvStream) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	if err := s.next(); err != nil {
 		s.mu.Unlock()
-		return 0, io.EOF
+		return 0, err
 	}
 	n := copy(p, s.chunks[0].B[s.off:])
 	s.off += n
@@ -111,17 +119,12 @@ func (s *recvStream) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	for {
 		s.mu.Lock()
-		for len(s.chunks) == 0 && !s.eof && s.err == nil {
-			s.cond.Wait()
-		}
-		if s.err != nil {
-			err := s.err
+		if err := s.next(); err != nil {
 			s.mu.Unlock()
+			if err == io.EOF {
+				return total, nil
+			}
 			return total, err
-		}
-		if len(s.chunks) == 0 {
-			s.mu.Unlock()
-			return total, nil
 		}
 		c, off := s.chunks[0], s.off
 		s.chunks[0] = nil

@@ -69,6 +69,9 @@ type Result struct {
 	Outputs     map[string]cty.Value
 	Results     plan.Results
 	Interrupted bool
+	// OutputDiags says why outputs could not be evaluated (then Outputs is
+	// empty).
+	OutputDiags hcl.Diagnostics
 }
 
 // Failed reports whether a task failed on some host; Unreachable whether
@@ -313,6 +316,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		outs, diags := r.cfg.EvalOutputs(r.results)
 		if diags.HasErrors() {
 			res.Outputs = map[string]cty.Value{}
+			res.OutputDiags = diags
 		} else {
 			res.Outputs = outs
 		}

@@ -43,11 +43,9 @@ type Tunnel struct {
 	opts  Options
 	depth int
 
-	out   *LineWriter
-	cur   atomic.Pointer[session]
-	mu    sync.Mutex // serialises connecting and closing
-	gen   int
-	close bool
+	out *LineWriter
+	cur atomic.Pointer[session]
+	mu  sync.Mutex // serialises connecting and closing
 }
 
 // session is one running agent and the client speaking to it.
@@ -216,9 +214,12 @@ func (t *Tunnel) CallWith(ctx context.Context, fn string, args any, opts *agent.
 	if err != nil {
 		return cty.NilVal, err
 	}
-	if opts == nil {
-		opts = &agent.CallOptions{}
+	// A copy: the caller's options may be shared by calls on other hosts.
+	o := agent.CallOptions{}
+	if opts != nil {
+		o = *opts
 	}
+	opts = &o
 	var lw *hostLines
 	if opts.Output == nil {
 		lw = t.out.host(t.Name())

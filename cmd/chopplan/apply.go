@@ -239,6 +239,9 @@ func (c *cli) runPlan(parent context.Context, path string, f *runFlags, check bo
 	if err != nil {
 		return err
 	}
+	if len(res.OutputDiags) > 0 {
+		writeDiagnostics(c.stderr, cfg.Files, res.OutputDiags)
+	}
 	switch {
 	case res.Interrupted:
 		return exitCode(exitInterrupted)
