@@ -162,6 +162,9 @@ func dialHop(ctx context.Context, hop *sshHop, via *ssh.Client, route sshRoute, 
 	if via == nil {
 		d := net.Dialer{KeepAlive: 15 * time.Second}
 		raw, err = d.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			raw = quickAck(raw)
+		}
 	} else {
 		raw, err = via.DialContext(ctx, "tcp", addr)
 	}

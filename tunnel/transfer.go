@@ -125,7 +125,10 @@ func (t *Tunnel) compare(ctx context.Context, f *os.File, size int64, remotePath
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	local := make(chan string, 1)
-	go func() { local <- hashReader(ctx, f) }()
+	// A section reader reads with pread and leaves f's offset alone: this
+	// goroutine may still be reading when compare has returned and Put
+	// sends f from its start.
+	go func() { local <- hashReader(ctx, io.NewSectionReader(f, 0, size)) }()
 	st, err := t.CallWith(ctx, "stat", map[string]any{"path": remotePath, "checksum_if_size": size}, nil)
 	if err != nil {
 		return false, false, "", err
