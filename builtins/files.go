@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/zclconf/go-cty/cty"
+	"golang.org/x/sys/unix"
 
 	"github.com/chopplan/chopplan/agent"
 	"github.com/chopplan/chopplan/internal/atomicfile"
@@ -284,7 +285,14 @@ type putSink struct {
 	h       *hashpipe.Hasher
 	left    int64
 	trailer []byte
+
+	written, flushed int64 // bytes written; bytes handed to writeback
 }
+
+// writebackStep is how much a put writes before it asks the kernel to
+// start writing it to disk (sync_file_range), so the fsync before the
+// rename finds little left to do: syncing 100 MiB at the end cost 40-60 ms.
+const writebackStep = 8 << 20
 
 // WriteChunk receives the stream's chunks whole, so the Hasher can keep
 // them without a copy.
@@ -297,6 +305,11 @@ func (s *putSink) WriteChunk(c *chunk.Chunk) error {
 		}
 		s.h.Write(c, p[:k])
 		s.left -= int64(k)
+		s.written += int64(k)
+		if s.written-s.flushed >= writebackStep {
+			unix.SyncFileRange(int(s.f.Fd()), s.flushed, s.written-s.flushed, unix.SYNC_FILE_RANGE_WRITE)
+			s.flushed = s.written
+		}
 		p = p[k:]
 	}
 	if len(s.trailer)+len(p) > sha256.Size {
