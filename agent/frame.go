@@ -24,7 +24,7 @@ const (
 	// frame is a protocol error.
 	MaxFramePayload = 1 << 20
 	// dataChunk is the largest file-stream chunk a sender puts in one frame.
-	dataChunk = 256 << 10
+	dataChunk = 1 << 20
 )
 
 type frameType uint8

@@ -13,7 +13,7 @@ import (
 )
 
 // Size is the largest chunk the pool holds, and what file streams read at a time.
-const Size = 256 << 10
+const Size = 1 << 20
 
 // Chunk is a buffer from the pool.
 type Chunk struct {
