@@ -23,11 +23,58 @@ func EncodeValue(v cty.Value) ([]byte, error) {
 		// Marks (sensitive) are a controller concept and never cross the wire.
 		v, _ = v.UnmarkDeep()
 	}
-	b, err := ctymsgpack.Marshal(v, cty.DynamicPseudoType)
+	ty := v.Type()
+	if ty == cty.DynamicPseudoType {
+		b, err := ctymsgpack.Marshal(v, cty.DynamicPseudoType)
+		if err != nil {
+			return nil, fmt.Errorf("agent: encoding value: %w", err)
+		}
+		return b, nil
+	}
+	// The same bytes cty writes for a dynamic value, [type as JSON, value],
+	// with the JSON of common types made once rather than on every call.
+	tj, err := typeJSON(ty)
 	if err != nil {
 		return nil, fmt.Errorf("agent: encoding value: %w", err)
 	}
-	return b, nil
+	body, err := ctymsgpack.Marshal(v, ty)
+	if err != nil {
+		return nil, fmt.Errorf("agent: encoding value: %w", err)
+	}
+	out := make([]byte, 0, 6+len(tj)+len(body))
+	out = append(out, 0x92)
+	switch {
+	case len(tj) < 1<<8:
+		out = append(out, 0xc4, byte(len(tj)))
+	case len(tj) < 1<<16:
+		out = append(out, 0xc5, byte(len(tj)>>8), byte(len(tj)))
+	default:
+		out = append(out, 0xc6)
+		out = binary.BigEndian.AppendUint32(out, uint32(len(tj)))
+	}
+	out = append(out, tj...)
+	return append(out, body...), nil
+}
+
+var (
+	stringJSON = []byte(`"string"`)
+	numberJSON = []byte(`"number"`)
+	boolJSON   = []byte(`"bool"`)
+	emptyJSON  = []byte(`["object",{}]`)
+)
+
+func typeJSON(ty cty.Type) ([]byte, error) {
+	switch {
+	case ty == cty.String:
+		return stringJSON, nil
+	case ty == cty.Number:
+		return numberJSON, nil
+	case ty == cty.Bool:
+		return boolJSON, nil
+	case ty.IsObjectType() && len(ty.AttributeTypes()) == 0:
+		return emptyJSON, nil
+	}
+	return ty.MarshalJSON()
 }
 
 // DecodeValue decodes bytes written by EncodeValue. It first checks that

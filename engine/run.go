@@ -126,6 +126,7 @@ type hostRun struct {
 	plan    *plan.Tunnel
 	tun     *tunnel.Tunnel
 	facts   cty.Value
+	value   cty.Value // host.* for expressions, built once facts are in
 	lists   []*listRun
 	dropped Status // "" while the host goes on; failed or unreachable once it has dropped out
 	dropMsg string
@@ -371,6 +372,7 @@ func (r *runner) connectAll(ctx context.Context) {
 				return
 			}
 			h.facts = facts
+			h.value = plan.HostValue(h.plan, facts)
 		}()
 	}
 	wg.Wait()
@@ -610,7 +612,7 @@ func (r *runner) storeResult(task, host string, v cty.Value) {
 func (r *runner) evalContext(t *plan.Task, h *hostRun, each *plan.Each, self cty.Value) *hcl.EvalContext {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.cfg.TaskEvalContext(t, plan.HostEval{Host: h.plan, Facts: h.facts, Results: r.results, Each: each, Self: self})
+	return r.cfg.TaskEvalContext(t, plan.HostEval{Host: h.plan, Facts: h.facts, Value: h.value, Results: r.results, Each: each, Self: self})
 }
 
 // runTask runs one task on one host, with when, for_each, retries and

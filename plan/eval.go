@@ -30,6 +30,20 @@ type HostEval struct {
 	// Self is the task's own result, for until and changed_when;
 	// cty.NilVal means unknown.
 	Self cty.Value
+	// Value, when set, is host.* as HostValue made it: a run evaluating
+	// many tasks for one host builds it once.
+	Value cty.Value
+}
+
+// HostValue is what expressions see as host: name, addr, kind and facts
+// (cty.NilVal facts: unknown).
+func HostValue(t *Tunnel, facts cty.Value) cty.Value { return hostObject(t, facts) }
+
+func (h HostEval) hostValue() cty.Value {
+	if h.Value != cty.NilVal {
+		return h.Value
+	}
+	return hostObject(h.Host, h.Facts)
 }
 
 // TaskEvalContext returns the context to evaluate t's expressions for one
@@ -75,7 +89,7 @@ func (in *instance) taskCtx(t *Task, h HostEval, reads map[string]bool) *hcl.Eva
 	}
 	vars := map[string]cty.Value{
 		"task": objectOf(earlier),
-		"host": hostObject(h.Host, h.Facts),
+		"host": h.hostValue(),
 	}
 	if t.ForEach != nil {
 		if h.Each != nil {
@@ -119,6 +133,17 @@ func placeholder(t *Task) cty.Value {
 // reads get their results (all tasks when reads is nil); the others are
 // unknown, which keeps this cheap with many hosts.
 func (in *instance) runtimeCtx(base *hcl.EvalContext, results Results, reads map[string]bool) *hcl.EvalContext {
+	if base == in.vals.static && reads != nil && !in.readsAny(reads) &&
+		len(in.vals.dynOutputs) == 0 && !in.hasDynamicChild() && len(in.vals.dynOrder) == 0 {
+		// Nothing here depends on results: the same context serves every
+		// task of every host that reads none.
+		in.quietCtxOnce.Do(func() { in.quietCtx = in.buildRuntimeCtx(base, nil, map[string]bool{}) })
+		return in.quietCtx
+	}
+	return in.buildRuntimeCtx(base, results, reads)
+}
+
+func (in *instance) buildRuntimeCtx(base *hcl.EvalContext, results Results, reads map[string]bool) *hcl.EvalContext {
 	ctx := base.NewChild()
 	vars := map[string]cty.Value{"tasks": in.tasksObject(results, reads)}
 	ctx.Variables = vars

@@ -39,6 +39,9 @@ type instance struct {
 	// reads no results sees, built once.
 	unknownTasksOnce sync.Once
 	unknownTasks     cty.Value
+	// quietCtx is the run-time context of tasks that read no results.
+	quietCtxOnce sync.Once
+	quietCtx     *hcl.EvalContext
 }
 
 // planItem is a task list or a module call, in plan order.
