@@ -215,3 +215,17 @@ func BenchmarkLocalConnectSerial(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkLocalExecTrue: one `exec /bin/true` call at a time, the unit of
+// an apply of short commands.
+func BenchmarkLocalExecTrue(b *testing.B) {
+	tun := benchTunnel(b)
+	ctx := context.Background()
+	args := map[string]any{"command": []string{"/bin/true"}}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := tun.Call(ctx, "exec", args); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
