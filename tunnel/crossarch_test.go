@@ -59,6 +59,3 @@ func TestAgentForAnotherArchitecture(t *testing.T) {
 		t.Fatalf("unclear error: %v", err)
 	}
 }
-
-
-
