@@ -244,13 +244,7 @@ func (c *Config) evalModuleCall(in *instance, call *moduleCall, ctx *hcl.EvalCon
 				}
 				name := k.AsString()
 				if _, ok := child.variables[name]; !ok {
-					diags = append(diags, &hcl.Diagnostic{
-						Severity: hcl.DiagError,
-						Summary:  "Unsupported module variable",
-						Detail: fmt.Sprintf("The module %q declares no variable named %q.%s",
-							call.name, name, didYouMean(name, sortedKeys(child.variables))),
-						Subject: p.Key.Range().Ptr(),
-					})
+					diags = append(diags, unsupportedModuleVar(call.name, name, child, p.Key.Range()))
 					continue
 				}
 				raw[name] = rawValue{expr: p.Value, ctx: ctx, rng: p.Value.Range(), source: "module " + call.name}
@@ -269,13 +263,7 @@ func (c *Config) evalModuleCall(in *instance, call *moduleCall, ctx *hcl.EvalCon
 						k, ev := it.Element()
 						name := k.AsString()
 						if _, ok := child.variables[name]; !ok {
-							diags = append(diags, &hcl.Diagnostic{
-								Severity: hcl.DiagError,
-								Summary:  "Unsupported module variable",
-								Detail: fmt.Sprintf("The module %q declares no variable named %q.%s",
-									call.name, name, didYouMean(name, sortedKeys(child.variables))),
-								Subject: call.vars.Range().Ptr(),
-							})
+							diags = append(diags, unsupportedModuleVar(call.name, name, child, call.vars.Range()))
 							continue
 						}
 						raw[name] = rawValue{value: ev, rng: call.vars.Range(), source: "module " + call.name}
@@ -296,4 +284,16 @@ func (c *Config) evalModuleCall(in *instance, call *moduleCall, ctx *hcl.EvalCon
 	}
 	diags = append(diags, c.evalInstance(child)...)
 	return child.outputsValue(), diags
+}
+
+// unsupportedModuleVar is the diagnostic for a vars key that names no
+// variable of the module.
+func unsupportedModuleVar(module, name string, child *instance, rng hcl.Range) *hcl.Diagnostic {
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Unsupported module variable",
+		Detail: fmt.Sprintf("The module %q declares no variable named %q.%s",
+			module, name, didYouMean(name, sortedKeys(child.variables))),
+		Subject: rng.Ptr(),
+	}
 }
