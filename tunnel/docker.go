@@ -426,15 +426,44 @@ func dockerAgentPath(bin *dockerAgent) string {
 
 // copyLocks serialises shipping the same agent to the same container
 // from this process, so concurrent tunnels to one container copy it once.
-var copyLocks sync.Map // containerID + "/" + sha256 -> *sync.Mutex
+// An entry lives only while someone holds or waits for it, so a process
+// that reaches many throwaway containers does not collect them.
+var (
+	copyLocksMu sync.Mutex
+	copyLocks   = map[string]*copyLock{} // containerID + "/" + agent key
+)
+
+type copyLock struct {
+	mu    sync.Mutex
+	users int
+}
+
+// lockCopy takes the lock for key and returns its release.
+func lockCopy(key string) (unlock func()) {
+	copyLocksMu.Lock()
+	l := copyLocks[key]
+	if l == nil {
+		l = &copyLock{}
+		copyLocks[key] = l
+	}
+	l.users++
+	copyLocksMu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		copyLocksMu.Lock()
+		if l.users--; l.users == 0 {
+			delete(copyLocks, key)
+		}
+		copyLocksMu.Unlock()
+	}
+}
 
 // ensureAgent copies bin into the running container id unless a file of
 // the same name and size is already there, and returns its path.
 func ensureAgent(ctx context.Context, cli *client.Client, id string, bin *dockerAgent) (string, error) {
 	path := dockerAgentPath(bin)
-	mu, _ := copyLocks.LoadOrStore(id+"/"+bin.key, &sync.Mutex{})
-	mu.(*sync.Mutex).Lock()
-	defer mu.(*sync.Mutex).Unlock()
+	defer lockCopy(id + "/" + bin.key)()
 	st, err := cli.ContainerStatPath(ctx, id, path)
 	switch {
 	case err == nil && st.Size == bin.size && st.Mode.IsRegular():
