@@ -183,7 +183,8 @@ func hashFile(path string) (string, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	// Large reads: a 32 KiB buffer made a 100 MiB file 3,200 system calls.
+	if _, err := io.CopyBuffer(h, f, make([]byte, 1<<20)); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
