@@ -7,6 +7,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/gocty"
 
+	"github.com/chopplan/chopplan/agent"
 	"github.com/chopplan/chopplan/plan"
 	"github.com/chopplan/chopplan/tunnel"
 )
@@ -58,23 +59,8 @@ func openTunnels(hosts []*plan.Tunnel, newKind func(*plan.Tunnel) (tunnel.Kind, 
 func kindOf(t *plan.Tunnel) (tunnel.Kind, error) {
 	args, _ := t.Args.UnmarkDeep()
 	var err error
-	s := func(name string) string {
-		if args.IsNull() || !args.Type().HasAttribute(name) {
-			return ""
-		}
-		v := args.GetAttr(name)
-		if v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
-			return ""
-		}
-		return v.AsString()
-	}
-	b := func(name string) bool {
-		if args.IsNull() || !args.Type().HasAttribute(name) {
-			return false
-		}
-		v := args.GetAttr(name)
-		return v.Type() == cty.Bool && v.IsKnown() && !v.IsNull() && v.True()
-	}
+	s := func(name string) string { v, _ := agent.AttrString(args, name); return v }
+	b := func(name string) bool { v, _ := agent.AttrBool(args, name); return v }
 	switch t.Kind {
 	case "local":
 		return tunnel.Local(t.Name), nil

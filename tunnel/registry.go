@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/chopplan/chopplan/agent"
 )
 
 // Describer is a Kind that can be described as data, so that another agent
@@ -58,14 +60,8 @@ func KindNames() []string {
 
 // stringArg reads an optional string attribute of a kind's description.
 func stringArg(args cty.Value, name string) string {
-	if args == cty.NilVal || args.IsNull() || !args.Type().IsObjectType() || !args.Type().HasAttribute(name) {
-		return ""
-	}
-	v := args.GetAttr(name)
-	if v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
-		return ""
-	}
-	return v.AsString()
+	v, _ := agent.AttrString(args, name)
+	return v
 }
 
 func init() {
