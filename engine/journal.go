@@ -54,6 +54,7 @@ type JournalWriter struct {
 	syncMu sync.Mutex // one sync at a time; guards synced
 	synced uint64     // lines known on disk
 
+	dir      string        // synced with the first lines: the new name must survive a crash too
 	kick     chan struct{} // a line was written: sync soon
 	stopSync chan struct{}
 	syncDone chan struct{}
@@ -83,13 +84,7 @@ func OpenJournal(planDir, runID string, r *Redactor, retryOf *Journal) (*Journal
 	if err != nil {
 		return nil, fmt.Errorf("engine: journal: %w", err)
 	}
-	// The new name must survive a crash too, or the synced lines are lost
-	// with it.
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	j := &JournalWriter{path: path, r: r, f: f, kick: make(chan struct{}, 1), stopSync: make(chan struct{}), syncDone: make(chan struct{})}
+	j := &JournalWriter{dir: dir, path: path, r: r, f: f, kick: make(chan struct{}, 1), stopSync: make(chan struct{}), syncDone: make(chan struct{})}
 	if retryOf != nil {
 		j.retryOf = retryOf.Run
 	}
@@ -167,6 +162,14 @@ func (j *JournalWriter) sync() {
 		j.err = fmt.Errorf("engine: journal %s: sync: %w", j.path, err)
 		j.mu.Unlock()
 		return
+	}
+	if j.synced == 0 {
+		// The file's name must survive a crash too, or its synced lines
+		// are lost with it; done here, off the run's path.
+		if d, err := os.Open(j.dir); err == nil {
+			d.Sync()
+			d.Close()
+		}
 	}
 	j.synced = upTo
 }

@@ -116,6 +116,10 @@ type runner struct {
 	forks chan struct{}
 	conns chan struct{}
 
+	// needFacts: a group's where or a task reads host.facts, so facts are
+	// gathered while connecting (one more round trip per host otherwise saved).
+	needFacts bool
+
 	mu      sync.RWMutex // guards results and recap
 	results plan.Results
 	recap   map[string]*HostRecap
@@ -163,7 +167,7 @@ func newRunner(cfg *plan.Config, opts Options) (*runner, error) {
 	r := &runner{
 		cfg: cfg, opts: opts, hosts: map[string]*hostRun{},
 		forks: make(chan struct{}, opts.Forks), conns: make(chan struct{}, opts.ConnectLimit),
-		results: plan.Results{}, recap: map[string]*HostRecap{},
+		results: plan.Results{}, recap: map[string]*HostRecap{}, needFacts: cfg.ReadsFacts(),
 	}
 	selected, err := r.selectLists()
 	if err != nil {
@@ -350,8 +354,9 @@ func (r *runner) stopped() bool {
 	}
 }
 
-// connectAll starts every host's agent and reads its facts, at most
-// ConnectLimit at a time. A host that cannot be reached drops out.
+// connectAll starts every host's agent and, when the plan reads them,
+// its facts, at most ConnectLimit at a time. A host that cannot be
+// reached drops out.
 func (r *runner) connectAll(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, name := range r.order {
@@ -366,6 +371,13 @@ func (r *runner) connectAll(ctx context.Context) {
 				return
 			}
 			defer func() { <-r.conns }()
+			if !r.needFacts {
+				if err := h.tun.Connect(ctx); err != nil {
+					h.drop(StatusUnreachable, err.Error())
+				}
+				h.value = plan.HostValue(h.plan, cty.NilVal)
+				return
+			}
 			facts, err := h.tun.Call(ctx, "facts", nil)
 			if err != nil {
 				h.drop(StatusUnreachable, err.Error())

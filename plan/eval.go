@@ -380,3 +380,27 @@ func (c *Config) EvalOutputs(results Results) (map[string]cty.Value, hcl.Diagnos
 func (c *Config) EvalContext(results Results) *hcl.EvalContext {
 	return c.root.runtimeCtx(c.root.vals.static, results, nil)
 }
+
+// ReadsFacts reports whether running the plan needs its hosts' facts: a
+// group's where decides a list's hosts, or a task reads host.facts (or
+// host as a whole). A run can skip gathering them otherwise.
+func (c *Config) ReadsFacts() bool {
+	for _, l := range c.TaskLists {
+		if l.Filtered {
+			return true
+		}
+		for _, t := range l.Tasks {
+			for _, it := range taskExprsOf(t) {
+				for _, tr := range it.expr.Variables() {
+					if tr.RootName() != "host" {
+						continue
+					}
+					if name, _ := stepName(tr, 1); name == "" || name == "facts" {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}

@@ -277,3 +277,36 @@ tasks "gather" {
 		t.Errorf("execution order %v, want plan order moved only as needed: [gather report cleanup]", order)
 	}
 }
+
+func TestReadsFacts(t *testing.T) {
+	base := "tunnel \"local\" \"me\" {}\n"
+	for src, want := range map[string]bool{
+		base + `tasks "a" {
+  on = tunnel.local.me
+  task "exec" "e" { command = ["echo", host.name] }
+}`: false,
+		base + `tasks "a" {
+  on = tunnel.local.me
+  task "exec" "e" { command = ["echo", host.facts.os] }
+}`: true,
+		base + `tasks "a" {
+  on = tunnel.local.me
+  task "exec" "e" {
+    command = ["true"]
+    when    = host.facts.os_family == "debian"
+  }
+}`: true,
+		base + `group "deb" {
+  members = [tunnel.local.me]
+  where   = host.facts.os_family == "debian"
+}
+tasks "a" {
+  on = group.deb
+  task "ping" "p" {}
+}`: true,
+	} {
+		if got := loadString(t, src).ReadsFacts(); got != want {
+			t.Errorf("ReadsFacts() = %v, want %v for\n%s", got, want, src)
+		}
+	}
+}
