@@ -12,7 +12,7 @@ import (
 // receiver grants the sender initialWindow bytes when the call starts and
 // more as it consumes them, so a receiver never buffers more than
 // initialWindow bytes of one stream, however slow its consumer.
-const initialWindow = 4 << 20
+const initialWindow = 16 << 20
 
 // errStreamClosed reports a write to a stream whose call has ended.
 var errStreamClosed = errors.New("data stream closed")
