@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -299,6 +300,10 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	defer r.closeTunnels()
 	r.emit(Event{Type: EventRunStart, Hosts: append([]string(nil), r.order...), Check: r.opts.Check})
 
+	// Hash the local files the run will put while it connects: comparing
+	// them with the targets' copies then costs no more than the targets'
+	// own hashing.
+	r.prehashSources()
 	// Connect and gather facts everywhere first: a group's where needs
 	// every host's facts, and an unreachable host is known at once.
 	r.connectAll(ctx)
@@ -351,6 +356,29 @@ func (r *runner) stopped() bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// prehashSources starts hashing the src of every put task whose src is
+// the same on every host (known without a host's facts or results).
+func (r *runner) prehashSources() {
+	for _, lr := range r.lists {
+		for _, t := range lr.list.Tasks {
+			expr := t.Args["src"]
+			if t.Builtin != "put" || expr == nil {
+				continue
+			}
+			v, diags := expr.Value(r.cfg.TaskEvalContext(t, plan.HostEval{}))
+			v, _ = v.UnmarkDeep()
+			if diags.HasErrors() || !v.IsKnown() || v.IsNull() || v.Type() != cty.String {
+				continue
+			}
+			src := v.AsString()
+			if !filepath.IsAbs(src) {
+				src = filepath.Join(r.cfg.Dir, src)
+			}
+			tunnel.PrehashLocal(src)
+		}
 	}
 }
 

@@ -2,7 +2,6 @@ package tunnel
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -124,11 +123,13 @@ func (t *Tunnel) Put(ctx context.Context, localPath, remotePath string, opts *Pu
 func (t *Tunnel) compare(ctx context.Context, f *os.File, size int64, remotePath string, opts *PutOptions) (same, attrsSame bool, sum string, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	fi, err := f.Stat()
+	if err != nil {
+		return false, false, "", err
+	}
 	local := make(chan string, 1)
-	// A section reader reads with pread and leaves f's offset alone: this
-	// goroutine may still be reading when compare has returned and Put
-	// sends f from its start.
-	go func() { local <- hashReader(ctx, io.NewSectionReader(f, 0, size)) }()
+	// Hashed while the target hashes its copy (or already, by PrehashLocal).
+	go func() { local <- localSum(ctx, f, fi) }()
 	st, err := t.CallWith(ctx, "stat", map[string]any{"path": remotePath, "checksum_if_size": size}, nil)
 	if err != nil {
 		return false, false, "", err
@@ -145,22 +146,6 @@ func (t *Tunnel) compare(ctx context.Context, f *os.File, size int64, remotePath
 		(opts.Owner == "" || opts.Owner == attrString(st, "owner") || opts.Owner == fmt.Sprint(attrInt(st, "uid"))) &&
 		(opts.Group == "" || opts.Group == attrString(st, "group") || opts.Group == fmt.Sprint(attrInt(st, "gid")))
 	return true, attrsSame, sum, nil
-}
-
-func hashReader(ctx context.Context, r io.Reader) string {
-	h := sha256.New()
-	buf := make([]byte, 1<<20)
-	for ctx.Err() == nil {
-		n, err := r.Read(buf)
-		h.Write(buf[:n])
-		if err != nil {
-			if err == io.EOF {
-				return hex.EncodeToString(h.Sum(nil))
-			}
-			return ""
-		}
-	}
-	return ""
 }
 
 // putBody is the put builtin's stream: the file's content, then its

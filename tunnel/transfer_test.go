@@ -90,3 +90,31 @@ func TestPutKilledHalfway(t *testing.T) {
 		t.Fatalf("after a new put, dest holds %d bytes", len(got))
 	}
 }
+
+// A file rewritten with the same size and its old modification time is
+// still seen as changed: sums are remembered by ctime too, and compared
+// by sha256, never by size and mtime alone.
+func TestPutSeesContentChangeDespiteSameSizeAndMtime(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	src, dest := filepath.Join(dir, "src"), filepath.Join(dir, "dest")
+	os.WriteFile(src, []byte("version A\n"), 0o644)
+	tunnel.PrehashLocal(src)
+	tun := tunnel.New(tunnel.Local("local"), tunnel.Options{Output: io.Discard})
+	defer tun.Close()
+	if r, err := tun.Put(ctx, src, dest, nil); err != nil || !r.Changed {
+		t.Fatalf("first put: %+v, %v", r, err)
+	}
+	if r, err := tun.Put(ctx, src, dest, nil); err != nil || r.Changed {
+		t.Fatalf("unchanged put: %+v, %v", r, err)
+	}
+	fi, _ := os.Stat(src)
+	os.WriteFile(src, []byte("version B\n"), 0o644)
+	os.Chtimes(src, fi.ModTime(), fi.ModTime())
+	if r, err := tun.Put(ctx, src, dest, nil); err != nil || !r.Changed {
+		t.Fatalf("put after a same-size, same-mtime rewrite: %+v, %v", r, err)
+	}
+	if b, _ := os.ReadFile(dest); string(b) != "version B\n" {
+		t.Fatalf("dest holds %q", b)
+	}
+}
