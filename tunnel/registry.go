@@ -20,26 +20,52 @@ type Describer interface {
 // KindFactory makes a Kind from the arguments its Describe returned.
 type KindFactory func(args cty.Value) (Kind, error)
 
-var (
-	kindsMu sync.RWMutex
-	kinds   = map[string]KindFactory{}
-)
+// named is a registry of things by name, filled by init functions and read
+// concurrently: the kinds (for via tunnels) and the target schemes (for --on).
+type named[T any] struct {
+	what string
+	mu   sync.RWMutex
+	m    map[string]T
+}
+
+func (r *named[T]) add(name string, v T) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.m[name]; dup {
+		panic("tunnel: " + r.what + " " + name + " registered twice")
+	}
+	if r.m == nil {
+		r.m = map[string]T{}
+	}
+	r.m[name] = v
+}
+
+func (r *named[T]) get(name string) (T, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	v, ok := r.m[name]
+	return v, ok
+}
+
+func (r *named[T]) names() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.m))
+	for k := range r.m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+var kinds = &named[KindFactory]{what: "kind"}
 
 // RegisterKind makes a kind startable by name, by a via tunnel's near agent.
-func RegisterKind(name string, f KindFactory) {
-	kindsMu.Lock()
-	defer kindsMu.Unlock()
-	if _, dup := kinds[name]; dup {
-		panic("tunnel: kind " + name + " registered twice")
-	}
-	kinds[name] = f
-}
+func RegisterKind(name string, f KindFactory) { kinds.add(name, f) }
 
 // NewKind makes a registered kind from its description.
 func NewKind(name string, args cty.Value) (Kind, error) {
-	kindsMu.RLock()
-	f, ok := kinds[name]
-	kindsMu.RUnlock()
+	f, ok := kinds.get(name)
 	if !ok {
 		return nil, fmt.Errorf("tunnel: unknown kind %q (known: %v)", name, KindNames())
 	}
@@ -47,16 +73,7 @@ func NewKind(name string, args cty.Value) (Kind, error) {
 }
 
 // KindNames lists the registered kinds.
-func KindNames() []string {
-	kindsMu.RLock()
-	defer kindsMu.RUnlock()
-	out := make([]string, 0, len(kinds))
-	for k := range kinds {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func KindNames() []string { return kinds.names() }
 
 // stringArg reads an optional string attribute of a kind's description.
 func stringArg(args cty.Value, name string) string {

@@ -2,9 +2,7 @@ package tunnel
 
 import (
 	"fmt"
-	"sort"
 	"strings"
-	"sync"
 )
 
 // TargetDefaults are the command line's settings for the targets it names
@@ -23,31 +21,18 @@ type TargetDefaults struct {
 // TargetParser makes a Kind from what follows "SCHEME://" in a target.
 type TargetParser func(rest string, d TargetDefaults) (Kind, error)
 
-var (
-	schemesMu     sync.RWMutex
-	targetSchemes = map[string]TargetParser{}
-)
+var targetSchemes = &named[TargetParser]{what: "target scheme"}
 
 // RegisterTargetScheme makes ParseTarget accept "scheme://rest". Each
 // kind registers its own scheme from its file's init.
-func RegisterTargetScheme(scheme string, parse TargetParser) {
-	schemesMu.Lock()
-	defer schemesMu.Unlock()
-	if _, dup := targetSchemes[scheme]; dup {
-		panic("tunnel: target scheme " + scheme + " registered twice")
-	}
-	targetSchemes[scheme] = parse
-}
+func RegisterTargetScheme(scheme string, parse TargetParser) { targetSchemes.add(scheme, parse) }
 
 // TargetSchemes lists the schemes ParseTarget accepts.
 func TargetSchemes() []string {
-	schemesMu.RLock()
-	defer schemesMu.RUnlock()
-	out := make([]string, 0, len(targetSchemes))
-	for s := range targetSchemes {
-		out = append(out, s+"://")
+	out := targetSchemes.names()
+	for i, s := range out {
+		out[i] = s + "://"
 	}
-	sort.Strings(out)
 	return out
 }
 
@@ -86,9 +71,7 @@ func ParseTarget(s string, d TargetDefaults) (Kind, error) {
 		}
 		return parseSSHTarget(s, d)
 	}
-	schemesMu.RLock()
-	parse, ok := targetSchemes[scheme]
-	schemesMu.RUnlock()
+	parse, ok := targetSchemes.get(scheme)
 	if !ok {
 		return nil, fmt.Errorf("tunnel: unknown target scheme %q in %q; known: local, sudo:USER, %s", scheme+"://", s, strings.Join(TargetSchemes(), ", "))
 	}
