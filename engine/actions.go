@@ -34,6 +34,8 @@ type callEnv struct {
 	dir   string // the plan's directory: relative local paths start here
 	check bool
 	opts  *agent.CallOptions
+	// progress reports a transfer's bytes done of total.
+	progress func(done, total int64)
 }
 
 func (x *callEnv) local(p string) string {
@@ -110,7 +112,7 @@ func runPut(ctx context.Context, x *callEnv, args cty.Value) (cty.Value, error) 
 	if err != nil {
 		return cty.NilVal, err
 	}
-	opts := &tunnel.PutOptions{Owner: str(args, "owner"), Group: str(args, "group"), Check: x.check}
+	opts := &tunnel.PutOptions{Owner: str(args, "owner"), Group: str(args, "group"), Check: x.check, Progress: x.progress}
 	if mode >= 0 {
 		opts.Mode = fs.FileMode(mode)
 	}

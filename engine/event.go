@@ -31,6 +31,7 @@ const (
 	EventListStart EventType = "list_start" // List, Hosts (a batch of a list starts)
 	EventTask      EventType = "task"       // a task finished on a host: Host, List, Task, Status, Result...
 	EventOutput    EventType = "output"     // a line of live output: Host, Task, Stream, Line
+	EventProgress  EventType = "progress"   // a transfer moved on: Host, Task, Done, Total (bytes)
 	EventSummary   EventType = "summary"    // the run ended: Recap, Outputs, Interrupted
 )
 
@@ -61,6 +62,10 @@ type Event struct {
 	// Live output (EventOutput): stream 1 stdout, 2 stderr, one line without its newline.
 	Stream int    `json:"stream,omitempty"`
 	Line   string `json:"line,omitempty"`
+
+	// Transfer progress: bytes done of Total (Total 0 when not known).
+	Done  int64 `json:"done,omitempty"`
+	Total int64 `json:"total,omitempty"`
 
 	// Run start and list start.
 	Hosts []string `json:"hosts,omitempty"`

@@ -196,6 +196,8 @@ type ttyHost struct {
 	status  Status // of that task; "" while it is running
 	seq     int    // when it was last heard of, to show the busiest hosts
 	dropped bool   // failed or unreachable: it runs nothing more
+	// done and total are the bytes of the transfer it is in, if any.
+	done, total int64
 }
 
 func (m *ttyModel) host(name string) *ttyHost {
@@ -223,9 +225,14 @@ func (m *ttyModel) update(e Event) {
 	case EventOutput:
 		h := m.host(e.Host)
 		h.task, h.status, h.seq = taskLabel(e), "", m.seq
+	case EventProgress:
+		h := m.host(e.Host)
+		h.task, h.status, h.seq = taskLabel(e), "", m.seq
+		h.done, h.total = e.Done, e.Total
 	case EventTask:
 		h := m.host(e.Host)
 		h.task, h.status, h.seq = taskLabel(e), e.Status, m.seq
+		h.done, h.total = 0, 0
 		h.dropped = h.dropped || e.Status == StatusFailed || e.Status == StatusUnreachable
 		m.total.Add(e.Status)
 	}
@@ -270,6 +277,9 @@ func (m *ttyModel) view(maxHosts int) []string {
 	slices.SortFunc(hosts, func(a, b *ttyHost) int { return strings.Compare(a.name, b.name) })
 	for _, h := range hosts {
 		what := h.task + ": running"
+		if h.total > 0 {
+			what = h.task + ": " + progressBar(h.done, h.total)
+		}
 		if h.status != "" {
 			what = h.task + ": " + statusColor(h.status) + statusText(h.status) + sgrReset
 		}
@@ -286,4 +296,24 @@ func (m *ttyModel) view(maxHosts int) []string {
 		lines = append(lines, fmt.Sprintf("  … and %d more %s", more, noun))
 	}
 	return lines
+}
+
+// progressBar draws a transfer's progress: [#####-----] 50% 512 MiB of 1.0 GiB.
+func progressBar(done, total int64) string {
+	const width = 20
+	filled := int(done * width / total)
+	return fmt.Sprintf("[%s%s] %3d%% %s of %s", strings.Repeat("#", filled), strings.Repeat("-", width-filled),
+		done*100/total, byteSize(done), byteSize(total))
+}
+
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
 }

@@ -174,3 +174,16 @@ func TestTTYStatusLinesFitTheWidth(t *testing.T) {
 		}
 	}
 }
+
+func TestTTYShowsTransferProgress(t *testing.T) {
+	m := &ttyModel{now: time.Now, hosts: map[string]*ttyHost{}}
+	m.update(Event{Type: EventProgress, Host: "web1", List: "tasks.deploy", Task: "tasks.deploy.bundle", Done: 20 << 20, Total: 40 << 20})
+	view := strings.Join(m.view(8), "\n")
+	if !strings.Contains(view, "[##########----------]  50% 20 MiB of 40 MiB") {
+		t.Fatalf("status area:\n%s", view)
+	}
+	m.update(Event{Type: EventTask, Host: "web1", List: "tasks.deploy", Task: "tasks.deploy.bundle", Status: StatusChanged})
+	if view := strings.Join(m.view(8), "\n"); strings.Contains(view, "[#") {
+		t.Fatalf("the bar outlived its transfer:\n%s", view)
+	}
+}

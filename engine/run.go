@@ -838,7 +838,9 @@ func (r *runner) call(ctx context.Context, h *hostRun, t *plan.Task, args cty.Va
 	defer lines.flush()
 	opts := &agent.CallOptions{Check: check, Output: lines.write}
 	if a, ok := actions[t.Builtin]; ok {
-		return a.run(ctx, &callEnv{tun: h.tun, host: h.plan.Name, dir: r.cfg.Dir, check: check, opts: opts}, args)
+		env := &callEnv{tun: h.tun, host: h.plan.Name, dir: r.cfg.Dir, check: check, opts: opts,
+			progress: r.progress(h.plan.Name, t.List.Addr, t.Addr)}
+		return a.run(ctx, env, args)
 	}
 	v, err := h.tun.CallWith(ctx, t.Builtin, args, opts)
 	var re *agent.RemoteError
@@ -846,6 +848,21 @@ func (r *runner) call(ctx context.Context, h *hostRun, t *plan.Task, args cty.Va
 		return re.Value, errors.New(re.Message)
 	}
 	return v, err
+}
+
+// progressEvery is how often a transfer reports its progress.
+const progressEvery = 250 * time.Millisecond
+
+// progress returns a transfer's progress callback for a task on a host:
+// it emits a progress event at most every progressEvery, and at the end.
+func (r *runner) progress(host, list, task string) func(done, total int64) {
+	var last time.Time
+	return func(done, total int64) {
+		if now := time.Now(); done == total || now.Sub(last) >= progressEvery {
+			last = now
+			r.emit(Event{Type: EventProgress, Host: host, List: list, Task: task, Done: done, Total: total})
+		}
+	}
 }
 
 func isUnreachable(err error) bool {

@@ -346,3 +346,35 @@ tasks "a" {
 		t.Fatalf("me %q, them %q", ev.status("me", "tasks.a.p"), ev.status("them", "tasks.a.p"))
 	}
 }
+
+func TestPutReportsProgress(t *testing.T) {
+	cfg, order := loadPlan(t, `
+tunnel "local" "me" {}
+tasks "a" {
+  on = tunnel.local.me
+  task "put" "big" {
+    src  = "${path.module}/big"
+    dest = "ORDER.copy"
+  }
+}
+`)
+	const size = 24 << 20
+	os.WriteFile(filepath.Join(cfg.Dir, "big"), make([]byte, size), 0o644)
+	_, ev := apply(t, cfg, engine.Options{})
+	var last engine.Event
+	n := 0
+	for _, e := range ev.all {
+		if e.Type == engine.EventProgress {
+			if e.Done < last.Done || e.Total != size || e.Task != "tasks.a.big" {
+				t.Fatalf("progress %+v after %+v", e, last)
+			}
+			last, n = e, n+1
+		}
+	}
+	if n == 0 || last.Done != size {
+		t.Fatalf("%d progress events, last %+v", n, last)
+	}
+	if fi, err := os.Stat(order + ".copy"); err != nil || fi.Size() != size {
+		t.Fatalf("copy: %v", err)
+	}
+}

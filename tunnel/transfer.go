@@ -27,6 +27,9 @@ type PutOptions struct {
 	Owner, Group string
 	// Check reports whether the put would change anything, changing nothing.
 	Check bool
+	// Progress, when set, is told how many bytes have been sent, of how
+	// many, as the content goes (every chunk; it must return quickly).
+	Progress func(done, total int64)
 }
 
 // PutResult describes a put file.
@@ -106,7 +109,7 @@ func (t *Tunnel) Put(ctx context.Context, localPath, remotePath string, opts *Pu
 	if opts.Check {
 		return PutResult{RemotePath: remotePath, Size: size, Changed: true}, nil
 	}
-	body := &putBody{f: f}
+	body := &putBody{f: f, size: size, progress: opts.Progress}
 	v, err := t.CallWith(ctx, "put", args, &agent.CallOptions{In: body})
 	if err != nil {
 		return PutResult{}, err
@@ -152,8 +155,10 @@ func (t *Tunnel) compare(ctx context.Context, f *os.File, size int64, remotePath
 // sha256, so the target verifies before it installs. It hashes on the
 // side while it sends.
 type putBody struct {
-	f   io.Reader
-	sum []byte
+	f        io.Reader
+	size     int64
+	progress func(done, total int64)
+	sum      []byte
 }
 
 func (b *putBody) Read([]byte) (int, error) {
@@ -169,6 +174,9 @@ func (b *putBody) WriteTo(w io.Writer) (int64, error) {
 		h.Write(c, c.B)
 		k, err := w.Write(c.B)
 		n += int64(k)
+		if b.progress != nil {
+			b.progress(n, b.size)
+		}
 		return err
 	})
 	if err != nil {
