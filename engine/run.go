@@ -145,6 +145,9 @@ type listRun struct {
 	batches [][]string
 	started []chan struct{} // batch i may start once started[i] is closed
 	done    chan struct{}   // closed when every host has finished the list
+	// announced says each batch's list_start once, when its first host
+	// begins.
+	announced []sync.Once
 
 	mu       sync.Mutex
 	pending  []int // hosts of each batch still running
@@ -449,6 +452,7 @@ func (r *runner) placeHosts() error {
 			}
 		}
 		lr.batches = batches(lr.hosts, lr.list.Batch)
+		lr.announced = make([]sync.Once, len(lr.batches))
 		for i, b := range lr.batches {
 			lr.started = append(lr.started, make(chan struct{}))
 			lr.pending = append(lr.pending, len(b))
@@ -594,6 +598,9 @@ func (r *runner) runList(ctx context.Context, h *hostRun, lr *listRun, batch int
 		return false
 	}
 	defer func() { <-r.forks }()
+	lr.announced[batch].Do(func() {
+		r.emit(Event{Type: EventListStart, List: lr.list.Addr, Hosts: lr.batches[batch]})
+	})
 	listCtx := ctx
 	if lr.list.Timeout > 0 {
 		var cancel context.CancelFunc

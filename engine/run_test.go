@@ -151,6 +151,15 @@ tasks "roll" {
 	if !res.Failed() || ev.status("h2", "tasks.roll.mark") != engine.StatusFailed || ev.status("h3", "tasks.roll.mark") != engine.StatusNotRun {
 		t.Fatalf("h2 %s, h3 %s", ev.status("h2", "tasks.roll.mark"), ev.status("h3", "tasks.roll.mark"))
 	}
+	var starts []string
+	for _, e := range ev.all {
+		if e.Type == engine.EventListStart {
+			starts = append(starts, strings.Join(e.Hosts, ","))
+		}
+	}
+	if strings.Join(starts, " ") != "h1 h2" {
+		t.Fatalf("batches started: %q", starts)
+	}
 }
 
 func TestFailedHostDropsOutOthersGoOn(t *testing.T) {
