@@ -354,6 +354,7 @@ func (k *sshKind) startSession(ctx context.Context, conn *sshConn, target *sshHo
 	r := bufio.NewReaderSize(stdout, 64<<10)
 	if k.cfg.Sudo && k.cfg.SudoPassword != "" {
 		if err := k.sendSudoPassword(stdin, r); err != nil {
+			drainStderr(sess)
 			return nil, k.explainSudo(ctx, tail, err)
 		}
 	}
@@ -362,12 +363,28 @@ func (k *sshKind) startSession(ctx context.Context, conn *sshConn, target *sshHo
 		if ctx.Err() != nil {
 			return nil, &DialError{Host: target.alias, Addr: target.addr(), Err: ctx.Err()}
 		}
+		drainStderr(sess)
 		return nil, k.explainSudo(ctx, tail, err)
 	}
 	b := buildOf(res.Binary)
 	k.build.Store(&b)
 	s := &sshStream{sess: sess, stdin: stdin, conn: conn}
 	return &bootstrapStream{r: r, w: stdin, close: s.close, readErr: s.readErr}, nil
+}
+
+// drainStderr waits, briefly, for what the session wrote on stderr to be
+// copied out: stdout can end before the last stderr line is read, and
+// that line (sudo's complaint) is what explains the failure.
+func drainStderr(sess *ssh.Session) {
+	done := make(chan struct{})
+	go func() {
+		sess.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+	}
 }
 
 // sendSudoPassword waits for the wrapper's word that sudo wants the
