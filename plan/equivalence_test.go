@@ -15,6 +15,7 @@ import (
 
 	"github.com/chopplan/chopplan/engine"
 	"github.com/chopplan/chopplan/plan"
+	"github.com/chopplan/chopplan/plan/plantest"
 )
 
 // TestThreeSyntaxes checks that a plan written in HCL, JSON and YAML
@@ -47,7 +48,7 @@ func TestThreeSyntaxes(t *testing.T) {
 			for _, suffix := range []string{plan.SuffixJSON, plan.SuffixYAML} {
 				got := dumpPlan(t, base+suffix)
 				if got != want {
-					t.Errorf("%s decodes differently from %s:\n%s", suffix, plan.SuffixHCL, lineDiff(want, got))
+					t.Errorf("%s decodes differently from %s:\n%s", suffix, plan.SuffixHCL, plantest.LineDiff(want, got))
 				}
 			}
 		})
@@ -68,7 +69,7 @@ func TestThreeSyntaxes(t *testing.T) {
 				}
 				got := dumpPlan(t, dir)
 				if got != want {
-					t.Errorf("%s decodes differently from %s:\n%s", dir, filepath.Join(examplesDir, name), lineDiff(want, got))
+					t.Errorf("%s decodes differently from %s:\n%s", dir, filepath.Join(examplesDir, name), plantest.LineDiff(want, got))
 				}
 			}
 		})
@@ -166,24 +167,6 @@ func TestExamplePlansHaveTwins(t *testing.T) {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
-}
-
-func lineDiff(a, b string) string {
-	la, lb := strings.Split(a, "\n"), strings.Split(b, "\n")
-	var out []string
-	for i := 0; i < len(la) || i < len(lb); i++ {
-		var x, y string
-		if i < len(la) {
-			x = la[i]
-		}
-		if i < len(lb) {
-			y = lb[i]
-		}
-		if x != y {
-			out = append(out, fmt.Sprintf("- %s\n+ %s", x, y))
-		}
-	}
-	return strings.Join(out, "\n")
 }
 
 // dumpPlan loads a plan (a file or a directory) against the real specs

@@ -39,7 +39,7 @@ func TestSpecsMatchEngine(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs from the engine's specs; run\n\tgo test ./plan/plantest -run TestSpecsMatchEngine -update\n%s",
-			genFile, lineDiff(string(want), string(got)))
+			genFile, plantest.LineDiff(string(want), string(got)))
 	}
 }
 
@@ -133,22 +133,4 @@ func specSource(f plan.FunctionSpec) string {
 	}
 	b.WriteString("}")
 	return b.String()
-}
-
-func lineDiff(a, b string) string {
-	la, lb := strings.Split(a, "\n"), strings.Split(b, "\n")
-	var out []string
-	for i := 0; i < len(la) || i < len(lb); i++ {
-		var x, y string
-		if i < len(la) {
-			x = la[i]
-		}
-		if i < len(lb) {
-			y = lb[i]
-		}
-		if x != y {
-			out = append(out, fmt.Sprintf("%d:\n- %s\n+ %s", i+1, x, y))
-		}
-	}
-	return strings.Join(out, "\n")
 }
