@@ -8,7 +8,8 @@ package builtins
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/zclconf/go-cty/cty"
@@ -101,12 +102,7 @@ func (r *Registry) Spec(name string) (*Spec, bool) {
 func (r *Registry) Names() []string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := make([]string, 0, len(r.specs))
-	for n := range r.specs {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(r.specs))
 }
 
 // PrepareArgs checks args (an object, a map, or null for none) against the

@@ -193,16 +193,22 @@ func (in *instance) runtimeOutputs(results Results, reads map[string]bool) cty.V
 	ctx := in.runtimeCtx(in.vals.static, results, reads)
 	out := map[string]cty.Value{}
 	for _, o := range in.outOrder {
-		v, diags := o.Expr.Value(ctx)
-		if diags.HasErrors() {
-			v = cty.DynamicVal
-		}
-		if o.Sensitive {
-			v = v.Mark(Sensitive)
-		}
-		out[o.Name] = v
+		out[o.Name] = o.value(ctx)
 	}
 	return objectOf(out)
+}
+
+// value is the output's value in ctx, as a module's caller sees it:
+// unknown when it cannot be evaluated, marked when sensitive.
+func (o *Output) value(ctx *hcl.EvalContext) cty.Value {
+	v, diags := o.Expr.Value(ctx)
+	if diags.HasErrors() {
+		v = cty.DynamicVal
+	}
+	if o.Sensitive {
+		v = v.Mark(Sensitive)
+	}
+	return v
 }
 
 // tasksObject is tasks.LIST.TASK for one module instance.
@@ -214,8 +220,12 @@ func (in *instance) tasksObject(results Results, reads map[string]bool) cty.Valu
 	return in.buildTasksObject(results, reads)
 }
 
-// readsAny reports whether reads names a task of this instance.
+// readsAny reports whether reads names a task of this instance. It runs
+// for every task evaluated, and most tasks read no results.
 func (in *instance) readsAny(reads map[string]bool) bool {
+	if len(reads) == 0 {
+		return false
+	}
 	for _, l := range in.lists {
 		for _, t := range l.Tasks {
 			if reads[t.Addr] {

@@ -736,14 +736,7 @@ func (in *instance) outputsValue() cty.Value {
 			out[o.Name] = cty.DynamicVal
 			continue
 		}
-		v, diags := o.Expr.Value(in.vals.static)
-		if diags.HasErrors() {
-			v = cty.DynamicVal
-		}
-		if o.Sensitive {
-			v = v.Mark(Sensitive)
-		}
-		out[o.Name] = v
+		out[o.Name] = o.value(in.vals.static)
 	}
 	return objectOf(out)
 }

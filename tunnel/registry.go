@@ -2,7 +2,8 @@ package tunnel
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/zclconf/go-cty/cty"
@@ -50,12 +51,7 @@ func (r *named[T]) get(name string) (T, bool) {
 func (r *named[T]) names() []string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := make([]string, 0, len(r.m))
-	for k := range r.m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(r.m))
 }
 
 var kinds = &named[KindFactory]{what: "kind"}
