@@ -444,3 +444,52 @@ func TestRunJSONStdoutIsOnlyJSON(t *testing.T) {
 		}
 	}
 }
+
+// plan -offline prints each host's queue and the barriers without
+// connecting (the hosts here could not be reached); -limit, -target and
+// -tags reach the run.
+func TestPlanOfflineAndSelection(t *testing.T) {
+	dir := writePlan(t, `
+tunnel "ssh" "web" {
+  for_each = toset(["web1", "web2"])
+  host     = "${each.key}.invalid"
+}
+tunnel "local" "me" {}
+tasks "setup" {
+  on   = tunnel.local.me
+  tags = ["setup"]
+  task "exec" "mark" { command = "echo setup >> ${path.module}/ran" }
+}
+tasks "deploy" {
+  on         = tunnel.ssh.web
+  depends_on = [tasks.setup]
+  batch      = 1
+  task "ping" "p" {}
+}
+tasks "other" {
+  on   = tunnel.local.me
+  tags = ["other"]
+  task "exec" "mark" { command = "echo other >> ${path.module}/ran" }
+}
+`)
+	code, out, errs := runCLI(t, "", "plan", "-offline", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"web1:\n  tasks.deploy.p", "me:\n  tasks.setup.mark\n  tasks.other.mark",
+		"tasks.deploy waits for every host of tasks.setup", "tasks.deploy runs in batches of 1"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("plan -offline lacks %q:\n%s", want, out)
+		}
+	}
+	if code, out, errs := runCLI(t, "", "apply", "-limit", "me", "-tags", "other", dir); code != 0 {
+		t.Fatalf("apply -limit me -tags other: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := runCLI(t, "", "apply", "-limit", "me", "-target", "tasks.setup", "-forks", "1", dir); code != 0 {
+		t.Fatalf("apply -limit me -target tasks.setup: exit %d\n%s%s", code, out, errs)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "ran"))
+	if got := strings.Join(strings.Fields(string(b)), " "); got != "other setup" {
+		t.Fatalf("ran %q, want the tagged list, then the target", got)
+	}
+}
