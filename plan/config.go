@@ -218,6 +218,8 @@ type Task struct {
 	// earlierReads names the earlier tasks of the list it reads as
 	// task.NAME; nil means every one (task is used as a whole).
 	earlierReads map[string]bool
+	// unknownResult is the result before it is known (placeholder).
+	unknownResult cty.Value
 }
 
 // Module is one module call.

@@ -81,7 +81,7 @@ func (in *instance) taskCtx(t *Task, h HostEval, reads map[string]bool) *hcl.Eva
 			}
 		}
 		if v == cty.NilVal {
-			v = placeholder(e)
+			v = e.pendingResult()
 		} else if e.Sensitive {
 			v = v.Mark(Sensitive)
 		}
@@ -100,13 +100,22 @@ func (in *instance) taskCtx(t *Task, h HostEval, reads map[string]bool) *hcl.Eva
 	}
 	self := h.Self
 	if self == cty.NilVal {
-		self = placeholder(t)
+		self = t.pendingResult()
 	} else if t.Sensitive {
 		self = self.Mark(Sensitive)
 	}
 	vars["self"] = self
 	ctx.Variables = vars
 	return ctx
+}
+
+// pendingResult is t's result before it has run: placeholder, made once
+// when the list is evaluated.
+func (t *Task) pendingResult() cty.Value {
+	if t.unknownResult == cty.NilVal {
+		return placeholder(t)
+	}
+	return t.unknownResult
 }
 
 // placeholder is the unknown result of a task not run yet: typed when the

@@ -452,6 +452,9 @@ func (in *instance) evalList(list *TaskList) hcl.Diagnostics {
 	deps := map[string]bool{}
 	for _, t := range list.Tasks {
 		diags = append(diags, in.evalTaskMeta(t, ctx)...)
+		t.reads = in.taskReads(t)
+		t.earlierReads = earlierReads(t)
+		t.unknownResult = placeholder(t)
 		d, reads := in.checkTask(t)
 		diags = append(diags, d...)
 		for _, r := range reads {
@@ -459,10 +462,6 @@ func (in *instance) evalList(list *TaskList) hcl.Diagnostics {
 				deps[r.List.Addr] = true
 			}
 		}
-	}
-	for _, t := range list.Tasks {
-		t.reads = in.taskReads(t)
-		t.earlierReads = earlierReads(t)
 	}
 	list.dataDeps = sortedKeys(deps)
 	return diags
@@ -606,7 +605,7 @@ func (in *instance) checkTask(t *Task) (hcl.Diagnostics, []*Task) {
 	if !ok || t.unknown {
 		return diags, reads
 	}
-	ctx := in.taskCtx(t, HostEval{Self: cty.NilVal}, nil)
+	ctx := in.taskCtx(t, HostEval{Self: cty.NilVal}, t.reads)
 	for _, it := range items {
 		v, d := it.expr.Value(ctx)
 		diags = append(diags, d...)
