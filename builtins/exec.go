@@ -110,7 +110,9 @@ func runCommand(cc agent.CallContext, argv []string, stdin io.Reader, args cty.V
 		defer cancel()
 	}
 	var stdout, stderr capture
-	live := argBool(args, "live")
+	if argBool(args, "live") {
+		stdout.live, stderr.live = cc.Stdout(), cc.Stderr()
+	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = argString(args, "dir")
 	if env := argStringMap(args, "env"); len(env) > 0 {
@@ -120,10 +122,7 @@ func runCommand(cc agent.CallContext, argv []string, stdin io.Reader, args cty.V
 		}
 	}
 	cmd.Stdin = stdin
-	cmd.Stdout, cmd.Stderr = io.Writer(&stdout), io.Writer(&stderr)
-	if live {
-		cmd.Stdout, cmd.Stderr = io.MultiWriter(&stdout, cc.Stdout()), io.MultiWriter(&stderr, cc.Stderr())
-	}
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	rc, err := runGroup(ctx, cmd)
 	d := time.Since(start)
@@ -151,22 +150,17 @@ func runCommand(cc agent.CallContext, argv []string, stdin io.Reader, args cty.V
 // the exit status, or an error when the command could not run or was killed.
 func runGroup(ctx context.Context, cmd *exec.Cmd) (int, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	awaitExit := watchExit(cmd.SysProcAttr)
 	// A child that left the group (setsid, a daemon) may hold the output
 	// pipes open after the command is gone: stop waiting for them.
 	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
 		return -1, err
 	}
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-ctx.Done():
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		case <-done:
-		}
-	}()
+	stop := context.AfterFunc(ctx, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	awaitExit()
 	err := cmd.Wait()
-	close(done)
+	stop()
 	if ctx.Err() != nil {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		return -1, ctx.Err()
@@ -220,14 +214,44 @@ func lastLine(s string) string {
 	return s
 }
 
-// capture keeps the first maxCapture bytes written to it, as valid UTF-8.
+// capture keeps the first maxCapture bytes written to it, as valid UTF-8,
+// and passes everything on to live when set.
 type capture struct {
 	mu        sync.Mutex
 	buf       bytes.Buffer
 	truncated bool
+	live      io.Writer
+}
+
+// copyBuffers are ReadFrom's buffers: os/exec copies a command's output
+// through ReadFrom when the writer has one, and would otherwise allocate a
+// fresh 32 KiB buffer per stream per command.
+var copyBuffers = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
+// ReadFrom copies r into c until EOF through a pooled buffer.
+func (c *capture) ReadFrom(r io.Reader) (int64, error) {
+	buf := copyBuffers.Get().(*[32 << 10]byte)
+	defer copyBuffers.Put(buf)
+	var n int64
+	for {
+		k, err := r.Read(buf[:])
+		if k > 0 {
+			n += int64(k)
+			c.Write(buf[:k])
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }
 
 func (c *capture) Write(p []byte) (int, error) {
+	if c.live != nil {
+		c.live.Write(p)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if room := maxCapture - c.buf.Len(); room < len(p) {
