@@ -23,12 +23,18 @@ type conn struct {
 	closeOnce sync.Once
 }
 
+// connBufferSize is the size of each connection's read and write buffers.
+// Frames larger than it (file chunks, large values) bypass the buffers, so
+// a small size costs nothing there, and a controller keeps one connection
+// per host: 1,000 hosts hold 32 MiB of buffers rather than 128.
+const connBufferSize = 16 << 10
+
 func newConn(host string, rw io.ReadWriteCloser) *conn {
 	return &conn{
 		host: host,
 		rw:   rw,
-		r:    bufio.NewReaderSize(rw, 64<<10),
-		w:    bufio.NewWriterSize(rw, 64<<10),
+		r:    bufio.NewReaderSize(rw, connBufferSize),
+		w:    bufio.NewWriterSize(rw, connBufferSize),
 	}
 }
 

@@ -650,7 +650,7 @@ func (r *runner) storeResult(task, host string, v cty.Value) {
 	defer r.mu.Unlock()
 	m := r.results[task]
 	if m == nil {
-		m = map[string]cty.Value{}
+		m = make(map[string]cty.Value, len(r.hosts))
 		r.results[task] = m
 	}
 	m[host] = v
@@ -691,6 +691,10 @@ func (r *runner) runTask(ctx context.Context, h *hostRun, t *plan.Task) Status {
 			h.drop(StatusFailed, ev.Error)
 		}
 		return s
+	}
+	if t.When == nil && t.ForEach == nil {
+		s, v, err := r.attempt(ctx, h, t, nil)
+		return finish(s, v, err)
 	}
 	ctx0 := r.evalContext(t, h, nil, cty.NilVal)
 	if t.When != nil {
@@ -881,15 +885,17 @@ func isUnreachable(err error) bool {
 // every task's result can be tested the same way (task.x.changed). A
 // result that is not an object is kept as its result attribute.
 func taskResult(v cty.Value, changed, failed, skipped bool) cty.Value {
-	attrs := map[string]cty.Value{}
+	var attrs map[string]cty.Value
 	switch {
 	case v == cty.NilVal || v.IsNull():
+		attrs = make(map[string]cty.Value, 3)
 	case v.Type().IsObjectType() && v.IsKnown():
+		attrs = make(map[string]cty.Value, v.LengthInt()+3)
 		for k, a := range v.AsValueMap() {
 			attrs[k] = a
 		}
 	default:
-		attrs["result"] = v
+		attrs = map[string]cty.Value{"result": v}
 	}
 	attrs["changed"], attrs["failed"], attrs["skipped"] = cty.BoolVal(changed), cty.BoolVal(failed), cty.BoolVal(skipped)
 	return cty.ObjectVal(attrs)

@@ -377,11 +377,17 @@ func (t *Task) EvalForEach(ctx *hcl.EvalContext) (elems []*Each, known bool, dia
 func (c *Config) EvalOutputs(results Results) (map[string]cty.Value, hcl.Diagnostics) {
 	in := c.root
 	out := map[string]cty.Value{}
-	if in == nil || in.vals.static == nil {
+	if in == nil || in.vals.static == nil || len(in.outOrder) == 0 {
 		return out, nil
 	}
 	var diags hcl.Diagnostics
-	ctx := in.runtimeCtx(in.vals.static, results, nil)
+	reads := map[string]bool{} // only the results the outputs read are built
+	for _, o := range in.outOrder {
+		for _, r := range in.exprReads(o.Expr.Variables(), map[string]bool{}) {
+			reads[r.Addr] = true
+		}
+	}
+	ctx := in.runtimeCtx(in.vals.static, results, reads)
 	for _, o := range in.outOrder {
 		v, d := o.Expr.Value(ctx)
 		diags = append(diags, d...)
