@@ -149,7 +149,7 @@ func (cl *Client) Call(ctx context.Context, name string, args cty.Value, opts *C
 	if opts == nil {
 		opts = &CallOptions{}
 	}
-	ab, err := EncodeValue(args)
+	ab, _, err := encodeValueParts(args)
 	if err != nil {
 		return cty.NilVal, err
 	}
@@ -313,7 +313,7 @@ func (cl *Client) read() error {
 			if !cl.expected(f.id) {
 				return protocolErr("part of a result for call %d, which is not in flight", f.id)
 			}
-			if !b.add(f.id, f.payload) {
+			if !b.add(f.id, f.chunk) {
 				return protocolErr("result of call %d larger than %d bytes", f.id, cl.maxResult)
 			}
 		case frameResult:

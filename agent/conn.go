@@ -5,6 +5,9 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+
+	"github.com/chopplan/chopplan/internal/bigbuf"
+	"github.com/chopplan/chopplan/internal/chunk"
 )
 
 // conn is one end of an agent stream. Any goroutine may send frames; writes
@@ -62,26 +65,29 @@ func (c *conn) send(t frameType, id uint32, parts ...[]byte) error {
 	return c.werr
 }
 
-// sendBody sends a call or result body that may be larger than one frame:
-// every full frame but the last goes as framePart, the rest as t.
-func (c *conn) sendBody(t frameType, id uint32, head, body []byte) error {
-	if len(head)+len(body) <= MaxFramePayload {
-		return c.send(t, id, head, body)
-	}
-	// The head rides in the first frame; the body is sent from where it
-	// lies, never copied into one buffer with the head.
-	first := MaxFramePayload - len(head)
-	if err := c.send(framePart, id, head, body[:first]); err != nil {
-		return err
-	}
-	body = body[first:]
-	for len(body) > MaxFramePayload {
-		if err := c.send(framePart, id, body[:MaxFramePayload]); err != nil {
-			return err
+// sendBody sends a call or result body, head then the body's parts, in
+// as many frames as it takes: every frame but the last a framePart, the
+// last of type t. The parts are sent from where they lie, never gathered
+// into one buffer.
+func (c *conn) sendBody(t frameType, id uint32, head []byte, body [][]byte) error {
+	frame := make([][]byte, 1, len(body)+1)
+	frame[0] = head
+	n := len(head)
+	for _, p := range body {
+		for len(p) > 0 {
+			if n == MaxFramePayload {
+				if err := c.send(framePart, id, frame...); err != nil {
+					return err
+				}
+				frame, n = frame[:0], 0
+			}
+			k := min(MaxFramePayload-n, len(p))
+			frame = append(frame, p[:k])
+			n += k
+			p = p[k:]
 		}
-		body = body[MaxFramePayload:]
 	}
-	return c.send(t, id, body)
+	return c.send(t, id, frame...)
 }
 
 func (c *conn) close() {
@@ -101,12 +107,15 @@ type bodies struct {
 }
 
 type partial struct {
-	frames [][]byte
+	frames []*chunk.Chunk
 	size   int
 }
 
-// add keeps a framePart payload; it fails when the body grows past limit.
-func (b *bodies) add(id uint32, p []byte) bool {
+// add keeps a part frame's pooled payload, c, until the body is finished.
+func (b *bodies) add(id uint32, c *chunk.Chunk) bool {
+	if c == nil {
+		return true // an empty part
+	}
 	if b.parts == nil {
 		b.parts = map[uint32]*partial{}
 	}
@@ -115,18 +124,25 @@ func (b *bodies) add(id uint32, p []byte) bool {
 		cur = &partial{}
 		b.parts[id] = cur
 	}
-	if cur.size+len(p) > b.limit || b.total+len(p) > b.limit {
+	if cur.size+len(c.B) > b.limit || b.total+len(c.B) > b.limit {
 		b.total -= cur.size
 		delete(b.parts, id)
+		cur.release()
+		c.Release()
 		return false
 	}
-	cur.frames = append(cur.frames, p)
-	cur.size += len(p)
-	b.total += len(p)
+	cur.frames = append(cur.frames, c)
+	cur.size += len(c.B)
+	b.total += len(c.B)
 	return true
 }
 
-// finish returns the whole body given its final frame's payload.
+func (p *partial) release() {
+	for _, c := range p.frames {
+		c.Release()
+	}
+}
+
 func (b *bodies) finish(id uint32, last []byte) ([]byte, bool) {
 	cur, ok := b.parts[id]
 	if !ok {
@@ -134,12 +150,13 @@ func (b *bodies) finish(id uint32, last []byte) ([]byte, bool) {
 	}
 	delete(b.parts, id)
 	b.total -= cur.size
+	defer cur.release()
 	if cur.size+len(last) > b.limit {
 		return nil, false
 	}
-	out := make([]byte, 0, cur.size+len(last))
+	out := bigbuf.Make(0, cur.size+len(last))
 	for _, f := range cur.frames {
-		out = append(out, f...)
+		out = append(out, f.B...)
 	}
 	return append(out, last...), true
 }

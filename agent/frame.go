@@ -71,8 +71,9 @@ func (e *ProtocolError) Error() string {
 	return fmt.Sprintf("agent: protocol error from %s: %s", e.Host, e.Reason)
 }
 
-// readFrame reads one frame. The payload is freshly allocated; its size is
-// bounded by MaxFramePayload before any allocation.
+// readFrame reads one frame. The payload of a data or part frame is a
+// pooled chunk, which the reader releases; any other payload is freshly
+// allocated. Sizes are bounded by MaxFramePayload before any allocation.
 func readFrame(r *bufio.Reader) (frame, error) {
 	var hdr [frameHeaderLen]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
@@ -94,7 +95,9 @@ func readFrame(r *bufio.Reader) (frame, error) {
 		return frame{}, fmt.Errorf("unknown frame type %d", hdr[4])
 	}
 	if size > 0 {
-		if f.typ == frameData {
+		if f.typ == frameData || f.typ == framePart {
+			// Pooled: data is released once written, a part once its
+			// body is joined.
 			f.chunk = chunk.Get(size)
 			f.payload = f.chunk.B
 		} else {

@@ -54,12 +54,11 @@ func isErrorValue(v cty.Value) bool {
 }
 
 // encodeResult makes a result body from what a handler returned: its
-// status byte and the encoded value, kept apart so a large value is not
-// copied to put one byte before it.
-func encodeResult(v cty.Value, rerr *RemoteError) (byte, []byte, error) {
+// status byte and the encoded value's parts.
+func encodeResult(v cty.Value, rerr *RemoteError) (byte, [][]byte, error) {
 	if rerr == nil {
-		b, err := EncodeValue(v)
-		return statusOK, b, err
+		parts, _, err := encodeValueParts(v)
+		return statusOK, parts, err
 	}
 	ev := rerr.Value
 	if ev == cty.NilVal {
@@ -71,16 +70,17 @@ func encodeResult(v cty.Value, rerr *RemoteError) (byte, []byte, error) {
 		"detail":  cty.StringVal(rerr.Detail),
 		"value":   ev,
 	})
-	b, err := EncodeValue(obj)
-	return statusFailed, b, err
+	parts, _, err := encodeValueParts(obj)
+	return statusFailed, parts, err
 }
 
-// decodeResult reads a result body into a value or a *RemoteError.
+// decodeResult reads a result body, which it owns (large strings in the
+// value share its memory), into a value or a *RemoteError.
 func decodeResult(host, fn string, b []byte) (cty.Value, error) {
 	if len(b) == 0 {
 		return cty.NilVal, fmt.Errorf("empty result")
 	}
-	v, err := DecodeValue(b[1:])
+	v, err := decodeOwned(b[1:])
 	if err != nil {
 		return cty.NilVal, err
 	}

@@ -105,7 +105,7 @@ func (s *server) loop() error {
 		}
 		switch f.typ {
 		case framePart:
-			if !s.bodies.add(f.id, f.payload) {
+			if !s.bodies.add(f.id, f.chunk) {
 				return fmt.Errorf("call %d: body larger than %d bytes", f.id, MaxBody)
 			}
 		case frameCall:
@@ -258,7 +258,7 @@ func (sc *serverCall) invoke(args []byte) (v cty.Value, rerr *RemoteError) {
 	if !ok {
 		return cty.NilVal, &RemoteError{Kind: KindUnknownFunction, Message: fmt.Sprintf("no function %q on this agent (%s)", sc.name, sc.s.self)}
 	}
-	a, err := DecodeValue(args)
+	a, err := decodeOwned(args) // the call's body, which nothing else reads
 	if err != nil {
 		return cty.NilVal, &RemoteError{Kind: KindBadArguments, Message: err.Error()}
 	}

@@ -16,44 +16,31 @@ const maxValueDepth = 64
 // EncodeValue encodes v with its type (cty's msgpack form of a dynamic
 // value). A nil value encodes as null.
 func EncodeValue(v cty.Value) ([]byte, error) {
-	if v == cty.NilVal {
-		v = cty.NullVal(cty.DynamicPseudoType)
+	parts, size, err := encodeValueParts(v)
+	if err != nil || len(parts) == 1 {
+		return firstPart(parts), err
 	}
-	if v.ContainsMarked() {
-		// Marks (sensitive) are a controller concept and never cross the wire.
-		v, _ = v.UnmarkDeep()
+	out := make([]byte, 0, size)
+	for _, p := range parts {
+		out = append(out, p...)
 	}
-	ty := v.Type()
-	if ty == cty.DynamicPseudoType {
-		b, err := ctymsgpack.Marshal(v, cty.DynamicPseudoType)
-		if err != nil {
-			return nil, fmt.Errorf("agent: encoding value: %w", err)
-		}
-		return b, nil
+	return out, nil
+}
+
+func firstPart(parts [][]byte) []byte {
+	if len(parts) == 0 {
+		return nil
 	}
-	// The same bytes cty writes for a dynamic value, [type as JSON, value],
-	// with the JSON of common types made once rather than on every call.
-	tj, err := typeJSON(ty)
+	return parts[0]
+}
+
+// encodeWithCty encodes v, which holds unknowns, with cty's encoder.
+func encodeWithCty(v cty.Value) ([]byte, error) {
+	b, err := ctymsgpack.Marshal(v, cty.DynamicPseudoType)
 	if err != nil {
 		return nil, fmt.Errorf("agent: encoding value: %w", err)
 	}
-	body, err := ctymsgpack.Marshal(v, ty)
-	if err != nil {
-		return nil, fmt.Errorf("agent: encoding value: %w", err)
-	}
-	out := make([]byte, 0, 6+len(tj)+len(body))
-	out = append(out, 0x92)
-	switch {
-	case len(tj) < 1<<8:
-		out = append(out, 0xc4, byte(len(tj)))
-	case len(tj) < 1<<16:
-		out = append(out, 0xc5, byte(len(tj)>>8), byte(len(tj)))
-	default:
-		out = append(out, 0xc6)
-		out = binary.BigEndian.AppendUint32(out, uint32(len(tj)))
-	}
-	out = append(out, tj...)
-	return append(out, body...), nil
+	return b, nil
 }
 
 var (
@@ -80,18 +67,23 @@ func typeJSON(ty cty.Type) ([]byte, error) {
 // DecodeValue decodes bytes written by EncodeValue. It first checks that
 // every length the bytes declare fits in the bytes themselves and that the
 // nesting stays shallow, because the decoder allocates by declared length.
-func DecodeValue(b []byte) (cty.Value, error) {
-	if err := checkMsgpack(b, maxValueDepth); err != nil {
-		return cty.NilVal, fmt.Errorf("agent: malformed value: %w", err)
-	}
-	if ty, rest, ok := cachedType(b); ok {
-		v, err := ctymsgpack.Unmarshal(rest, ty)
-		if err != nil {
-			return cty.NilVal, fmt.Errorf("agent: malformed value: %w", err)
+// The value shares no memory with b.
+func DecodeValue(b []byte) (cty.Value, error) { return decodeValue(b, false) }
+
+// decodeWithCty decodes b, which holds unknowns, with cty's decoder. It
+// panics on some malformed input (math/big on a NaN bound): that is an
+// error here, not the end of the controller.
+func decodeWithCty(b []byte) (v cty.Value, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			v, err = cty.NilVal, fmt.Errorf("agent: malformed value: %v", p)
 		}
-		return v, nil
+	}()
+	if ty, rest, ok := cachedType(b); ok {
+		v, err = ctymsgpack.Unmarshal(rest, ty)
+	} else {
+		v, err = ctymsgpack.Unmarshal(b, cty.DynamicPseudoType)
 	}
-	v, err := ctymsgpack.Unmarshal(b, cty.DynamicPseudoType)
 	if err != nil {
 		return cty.NilVal, fmt.Errorf("agent: malformed value: %w", err)
 	}
@@ -130,22 +122,30 @@ func cachedType(b []byte) (ty cty.Type, rest []byte, ok bool) {
 	if hdr+n > len(b) {
 		return cty.NilType, nil, false
 	}
-	key, rest := b[hdr:hdr+n], b[hdr+n:]
+	ty, err := parseType(b[hdr : hdr+n])
+	if err != nil {
+		return cty.NilType, nil, false
+	}
+	return ty, b[hdr+n:], true
+}
+
+// parseType parses a type's JSON, from the cache when it was seen before.
+func parseType(key []byte) (cty.Type, error) {
 	typeCacheMu.RLock()
-	ty, ok = typeCache[string(key)]
+	ty, ok := typeCache[string(key)]
 	typeCacheMu.RUnlock()
 	if ok {
-		return ty, rest, true
+		return ty, nil
 	}
 	if err := ty.UnmarshalJSON(key); err != nil {
-		return cty.NilType, nil, false
+		return cty.NilType, err
 	}
 	typeCacheMu.Lock()
 	if len(typeCache) < maxCachedTypes {
 		typeCache[string(key)] = ty
 	}
 	typeCacheMu.Unlock()
-	return ty, rest, true
+	return ty, nil
 }
 
 // checkMsgpack walks one msgpack object without decoding it and fails when

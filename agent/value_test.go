@@ -74,6 +74,10 @@ func FuzzDecodeValue(f *testing.F) {
 		if err != nil {
 			return
 		}
+		// Where cty's decoder reads the bytes too, it reads the same value.
+		if ref, err := decodeWithCty(b); err == nil && !ref.RawEquals(v) {
+			t.Fatalf("decoded %#v, cty's decoder %#v", v, ref)
+		}
 		b2, err := EncodeValue(v)
 		if err != nil {
 			return // unknowns and similar that decode but need not encode
