@@ -493,3 +493,24 @@ tasks "other" {
 		t.Fatalf("ran %q, want the tagged list, then the target", got)
 	}
 }
+
+// Output sent to /dev/null, a character device but no terminal, gets the
+// plain renderer: no redraws, no cursor movement.
+func TestIsTerminal(t *testing.T) {
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	r, w, _ := os.Pipe()
+	defer r.Close()
+	defer w.Close()
+	for _, f := range []*os.File{null, w} {
+		if isTerminal(f) {
+			t.Errorf("%s counts as a terminal", f.Name())
+		}
+	}
+	if isTerminal(&bytes.Buffer{}) {
+		t.Error("a buffer counts as a terminal")
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/chopplan/chopplan/engine"
 	"github.com/chopplan/chopplan/plan"
@@ -142,11 +143,9 @@ func writeSourceLine(b *strings.Builder, src []byte, r hcl.Range, color bool) {
 	fmt.Fprintf(b, "%s%s%s\n", strings.Repeat(" ", len(prefix)), string(pad), strings.Repeat("^", utf8.RuneCountInString(line[from:min(to, len(line))])+max(0, to-len(line))))
 }
 
+// isTerminal reports whether w is a terminal. A character device is not
+// enough: /dev/null is one, and output sent there must not be redrawn.
 func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
