@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"os/exec"
+	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
@@ -113,18 +113,13 @@ func runCommand(cc agent.CallContext, argv []string, stdin io.Reader, args cty.V
 	if argBool(args, "live") {
 		stdout.live, stderr.live = cc.Stdout(), cc.Stderr()
 	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir = argString(args, "dir")
-	if env := argStringMap(args, "env"); len(env) > 0 {
-		cmd.Env = os.Environ()
-		for k, v := range env {
-			cmd.Env = append(cmd.Env, k+"="+v)
-		}
+	p := &process{argv: argv, dir: argString(args, "dir"), stdin: stdin, stdout: &stdout, stderr: &stderr}
+	env := argStringMap(args, "env")
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		p.env = append(p.env, k+"="+env[k])
 	}
-	cmd.Stdin = stdin
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
-	rc, err := runGroup(ctx, cmd)
+	rc, err := p.run(ctx)
 	d := time.Since(start)
 	if err != nil {
 		if ctx.Err() != nil && cc.Context().Err() == nil {
@@ -143,39 +138,6 @@ func runCommand(cc agent.CallContext, argv []string, stdin io.Reader, args cty.V
 		msg += ": " + tail
 	}
 	return res, errors.New(msg)
-}
-
-// runGroup runs cmd in a process group of its own and kills the whole
-// group when ctx ends, so nothing it started outlives the call. It returns
-// the exit status, or an error when the command could not run or was killed.
-func runGroup(ctx context.Context, cmd *exec.Cmd) (int, error) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	awaitExit := watchExit(cmd.SysProcAttr)
-	// A child that left the group (setsid, a daemon) may hold the output
-	// pipes open after the command is gone: stop waiting for them.
-	cmd.WaitDelay = 2 * time.Second
-	if err := cmd.Start(); err != nil {
-		return -1, err
-	}
-	stop := context.AfterFunc(ctx, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
-	awaitExit()
-	err := cmd.Wait()
-	stop()
-	if ctx.Err() != nil {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		return -1, ctx.Err()
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return 128 + int(ws.Signal()), nil
-		}
-		return ee.ExitCode(), nil
-	}
-	if err != nil {
-		return -1, err
-	}
-	return 0, nil
 }
 
 func commandArgv(v cty.Value) ([]string, error) {

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"net"
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"time"
@@ -196,9 +195,7 @@ func waitCondition(args cty.Value) (probe, string, error) {
 	}
 	return func(ctx context.Context) (bool, string) {
 		var out capture
-		cmd := exec.Command(argv[0], argv[1:]...)
-		cmd.Stdout, cmd.Stderr = &out, &out
-		rc, err := runGroup(ctx, cmd)
+		rc, err := (&process{argv: argv, stdout: &out, stderr: &out}).run(ctx)
 		switch {
 		case err != nil:
 			return false, err.Error()
