@@ -35,12 +35,12 @@ func NewRunID(now time.Time) string {
 // task and summary event appended to .chopplan/runs/<run-id>.ndjson as a
 // line in the -output json shape, values masked.
 //
-// Event returns only once its line is on disk (fdatasync), so when the
-// journal comes first in the run's Sinks, anything a renderer has shown
-// done survives the controller being killed. Concurrent events share a
-// sync: a host that finds its line already covered by another host's sync
-// does not sync again (group commit), so the cost per event falls as
-// hosts are added instead of queueing behind one disk flush each.
+// Event returns once its line is in the file, so when the journal comes
+// first in the run's Sinks, anything a renderer has shown done survives
+// the controller being killed. A goroutine makes the lines durable
+// (fdatasync) at most every syncInterval, one sync covering every line
+// written before it, so a run of short tasks does not wait on the disk
+// once per task.
 type JournalWriter struct {
 	path    string
 	r       *Redactor
