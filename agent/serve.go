@@ -45,7 +45,9 @@ func Serve(rw io.ReadWriteCloser, funcs Functions, self Hello) error {
 	if peer.Protocol != ProtocolVersion {
 		return &VersionError{Host: "controller", Controller: peer, Agent: self}
 	}
-	err = s.loop()
+	s.readErr = make(chan error, 1)
+	s.dispatch(s.read)
+	err = <-s.readErr
 	s.shutdown()
 	close(s.work) // idle workers see a nil job and end
 	if errors.Is(err, io.EOF) {
@@ -68,6 +70,9 @@ type server struct {
 	// anew on every call, which showed as a tenth of an agent's CPU.
 	work chan func()
 	idle atomic.Int32
+
+	// readErr receives why reading stopped (io.EOF: the controller left).
+	readErr chan error
 }
 
 // maxIdleWorkers bounds the goroutines kept waiting for calls.
@@ -97,52 +102,70 @@ func (s *server) worker(job func()) {
 	}
 }
 
-func (s *server) loop() error {
+// read is the reader's part: it reads frames and handles them until a
+// call arrives; then it hands the part to another goroutine and runs the
+// call itself. A call so starts on the goroutine that read it, without
+// waiting for another to wake, and the next reader gets going meanwhile.
+func (s *server) read() {
 	for {
 		f, err := readFrame(s.c.r)
-		if err != nil {
-			return err
+		if err == nil {
+			var sc *serverCall
+			var args []byte
+			if sc, args, err = s.handle(f); err == nil && sc != nil {
+				s.dispatch(s.read)
+				sc.run(args)
+				return
+			}
 		}
-		switch f.typ {
-		case framePart:
-			if !s.bodies.add(f.id, f.chunk) {
-				return fmt.Errorf("call %d: body larger than %d bytes", f.id, MaxBody)
-			}
-		case frameCall:
-			body, ok := s.bodies.finish(f.id, f.payload)
-			if !ok {
-				return fmt.Errorf("call %d: body larger than %d bytes", f.id, MaxBody)
-			}
-			if err := s.start(f.id, body); err != nil {
-				return err
-			}
-		case frameCancel:
-			if sc := s.call(f.id); sc != nil {
-				sc.cancel()
-			}
-		case frameData:
-			if f.chunk == nil {
-				continue // empty
-			}
-			if sc := s.call(f.id); sc != nil && sc.recv != nil {
-				if !sc.recv.push(f.chunk) {
-					return fmt.Errorf("call %d: data beyond the flow-control window", f.id)
-				}
-			} else {
-				f.chunk.Release() // for a call that has ended
-			}
-		case frameDataEnd:
-			if sc := s.call(f.id); sc != nil && sc.recv != nil {
-				sc.recv.end(streamEndError(f.payload))
-			}
-		case frameWindow:
-			if sc := s.call(f.id); sc != nil && sc.send != nil && len(f.payload) == 4 {
-				sc.send.addWindow(int(f.payload[0])<<24 | int(f.payload[1])<<16 | int(f.payload[2])<<8 | int(f.payload[3]))
-			}
-		default:
-			return fmt.Errorf("unexpected %s frame from the controller", f.typ)
+		if err != nil {
+			s.readErr <- err
+			return
 		}
 	}
+}
+
+// handle acts on one frame from the controller. A call frame that
+// completes a call's body returns the call, registered, to be run.
+func (s *server) handle(f frame) (*serverCall, []byte, error) {
+	switch f.typ {
+	case framePart:
+		if !s.bodies.add(f.id, f.chunk) {
+			return nil, nil, fmt.Errorf("call %d: body larger than %d bytes", f.id, MaxBody)
+		}
+	case frameCall:
+		body, ok := s.bodies.finish(f.id, f.payload)
+		if !ok {
+			return nil, nil, fmt.Errorf("call %d: body larger than %d bytes", f.id, MaxBody)
+		}
+		return s.start(f.id, body)
+	case frameCancel:
+		if sc := s.call(f.id); sc != nil {
+			sc.cancel()
+		}
+	case frameData:
+		if f.chunk == nil {
+			break // empty
+		}
+		if sc := s.call(f.id); sc != nil && sc.recv != nil {
+			if !sc.recv.push(f.chunk) {
+				return nil, nil, fmt.Errorf("call %d: data beyond the flow-control window", f.id)
+			}
+		} else {
+			f.chunk.Release() // for a call that has ended
+		}
+	case frameDataEnd:
+		if sc := s.call(f.id); sc != nil && sc.recv != nil {
+			sc.recv.end(streamEndError(f.payload))
+		}
+	case frameWindow:
+		if sc := s.call(f.id); sc != nil && sc.send != nil && len(f.payload) == 4 {
+			sc.send.addWindow(int(f.payload[0])<<24 | int(f.payload[1])<<16 | int(f.payload[2])<<8 | int(f.payload[3]))
+		}
+	default:
+		return nil, nil, fmt.Errorf("unexpected %s frame from the controller", f.typ)
+	}
+	return nil, nil, nil
 }
 
 func streamEndError(payload []byte) error {
@@ -158,10 +181,12 @@ func (s *server) call(id uint32) *serverCall {
 	return s.calls[id]
 }
 
-func (s *server) start(id uint32, body []byte) error {
+// start registers the call that body describes, to be run with the
+// returned arguments.
+func (s *server) start(id uint32, body []byte) (*serverCall, []byte, error) {
 	flags, name, args, err := parseCall(body)
 	if err != nil {
-		return fmt.Errorf("call %d: %v", id, err)
+		return nil, nil, fmt.Errorf("call %d: %v", id, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	sc := &serverCall{s: s, id: id, name: name, ctx: ctx, cancel: cancel, check: flags&flagCheck != 0}
@@ -175,13 +200,12 @@ func (s *server) start(id uint32, body []byte) error {
 	if _, dup := s.calls[id]; dup {
 		s.mu.Unlock()
 		cancel()
-		return fmt.Errorf("call id %d reused while in flight", id)
+		return nil, nil, fmt.Errorf("call id %d reused while in flight", id)
 	}
 	s.calls[id] = sc
 	s.mu.Unlock()
 	s.wg.Add(1)
-	s.dispatch(func() { sc.run(args) })
-	return nil
+	return sc, args, nil
 }
 
 // shutdown cancels every call, because the controller is gone, and waits
