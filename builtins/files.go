@@ -27,7 +27,7 @@ import (
 var StatType = cty.Object(map[string]cty.Type{
 	"path": cty.String, "exists": cty.Bool, "type": cty.String, "size": cty.Number, "mode": cty.Number,
 	"uid": cty.Number, "gid": cty.Number, "owner": cty.String, "group": cty.String,
-	"mtime": cty.Number, "sha256": cty.String, "link_target": cty.String,
+	"mtime": cty.Number, "sha256": cty.String, "link_target": cty.String, "digest": cty.String,
 })
 
 // TransferType is the shape of put's and fetch's results.
@@ -48,14 +48,20 @@ func init() {
 			{Name: "path", Type: cty.String, Required: true},
 			{Name: "checksum", Type: cty.Bool, Default: cty.False, Doc: "compute the sha256 of a regular file"},
 			{Name: "checksum_if_size", Type: cty.Number, Doc: "compute the sha256 only when the file has this size (saves hashing a file that differs anyway)"},
+			{Name: "digest_if_size", Type: cty.Number, Doc: "compute the tree digest (for comparing content; its blocks hash in parallel) only when the file has this size"},
 		},
 		Result: StatType, CheckMode: true, Idempotent: true,
 		Run: func(_ agent.CallContext, args cty.Value) (cty.Value, error) {
+			path := argString(args, "path")
 			sum := argBool(args, "checksum")
 			if n, ok := argInt(args, "checksum_if_size"); ok {
-				sum = sum || sizeIs(argString(args, "path"), n)
+				sum = sum || sizeIs(path, n)
 			}
-			return Stat(argString(args, "path"), sum)
+			var digest bool
+			if n, ok := argInt(args, "digest_if_size"); ok {
+				digest = sizeIs(path, n)
+			}
+			return stat(path, sum, digest)
 		},
 	})
 	MustRegister(Spec{
@@ -89,7 +95,9 @@ func init() {
 }
 
 // Stat describes path; a missing path is a result with exists = false.
-func Stat(path string, checksum bool) (cty.Value, error) {
+func Stat(path string, checksum bool) (cty.Value, error) { return stat(path, checksum, false) }
+
+func stat(path string, checksum, digest bool) (cty.Value, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return cty.NilVal, err
@@ -98,7 +106,7 @@ func Stat(path string, checksum bool) (cty.Value, error) {
 	res := map[string]cty.Value{
 		"path": cty.StringVal(abs), "exists": cty.False, "type": cty.StringVal(""), "size": cty.Zero, "mode": cty.Zero,
 		"uid": cty.Zero, "gid": cty.Zero, "owner": cty.StringVal(""), "group": cty.StringVal(""),
-		"mtime": cty.Zero, "sha256": cty.StringVal(""), "link_target": cty.StringVal(""),
+		"mtime": cty.Zero, "sha256": cty.StringVal(""), "link_target": cty.StringVal(""), "digest": cty.StringVal(""),
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return cty.ObjectVal(res), nil
@@ -126,7 +134,32 @@ func Stat(path string, checksum bool) (cty.Value, error) {
 		}
 		res["sha256"] = cty.StringVal(sum)
 	}
+	if digest && fi.Mode().IsRegular() {
+		d, err := digestFile(abs)
+		if err != nil {
+			return cty.NilVal, err
+		}
+		res["digest"] = cty.StringVal(d)
+	}
 	return cty.ObjectVal(res), nil
+}
+
+// digestFile is the tree digest of the file at path (hashpipe.Tree).
+func digestFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	d, err := hashpipe.Tree(f, fi.Size())
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(d), nil
 }
 
 func sizeIs(path string, n int64) bool {

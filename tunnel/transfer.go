@@ -118,6 +118,7 @@ func (t *Tunnel) Put(ctx context.Context, localPath, remotePath string, opts *Pu
 	if got := attrString(v, "sha256"); got != res.SHA256 {
 		return PutResult{}, fmt.Errorf("tunnel: put to %s:%s: the target reports sha256 %q, expected %s", t.Name(), res.RemotePath, got, res.SHA256)
 	}
+	rememberSum(fi, plainSum, res.SHA256)
 	return res, nil
 }
 
@@ -131,19 +132,24 @@ func (t *Tunnel) compare(ctx context.Context, f *os.File, size int64, remotePath
 		return false, false, "", err
 	}
 	local := make(chan string, 1)
-	// Hashed while the target hashes its copy (or already, by PrehashLocal).
-	go func() { local <- localSum(ctx, f, fi) }()
-	st, err := t.CallWith(ctx, "stat", map[string]any{"path": remotePath, "checksum_if_size": size}, nil)
+	// Both ends work out the file's tree digest, whose blocks hash in
+	// parallel: this end while the target hashes its copy, if it is not
+	// remembered already (PrehashLocal, an earlier run).
+	go func() { local <- localSum(ctx, f, fi, treeSum) }()
+	st, err := t.CallWith(ctx, "stat", map[string]any{"path": remotePath, "digest_if_size": size}, nil)
 	if err != nil {
 		return false, false, "", err
 	}
-	remote := attrString(st, "sha256")
+	remote := attrString(st, "digest")
 	if !attrBool(st, "exists") || attrString(st, "type") != "file" || remote == "" {
 		return false, false, "", nil
 	}
-	sum = <-local
-	if sum != remote {
+	if digest := <-local; digest != remote {
 		return false, false, "", nil
+	}
+	// The same content: report its sha256, remembered once worked out.
+	if sum = localSum(ctx, f, fi, plainSum); sum == "" {
+		return false, false, "", ctx.Err()
 	}
 	attrsSame = (opts.Mode == 0 || attrInt(st, "mode") == int64(opts.Mode.Perm())) &&
 		(opts.Owner == "" || opts.Owner == attrString(st, "owner") || opts.Owner == fmt.Sprint(attrInt(st, "uid"))) &&

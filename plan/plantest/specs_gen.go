@@ -70,10 +70,11 @@ func builtinSpecs() []plan.FunctionSpec {
 			{Name: "ok_codes", Type: cty.List(cty.Number), Default: cty.ListVal([]cty.Value{cty.NumberIntVal(0)})},
 			{Name: "live", Type: cty.Bool, Default: cty.True},
 		}},
-		{Name: "stat", CheckMode: true, Result: cty.Object(map[string]cty.Type{"exists": cty.Bool, "gid": cty.Number, "group": cty.String, "link_target": cty.String, "mode": cty.Number, "mtime": cty.Number, "owner": cty.String, "path": cty.String, "sha256": cty.String, "size": cty.Number, "type": cty.String, "uid": cty.Number}), Args: []plan.ArgSpec{
+		{Name: "stat", CheckMode: true, Result: cty.Object(map[string]cty.Type{"digest": cty.String, "exists": cty.Bool, "gid": cty.Number, "group": cty.String, "link_target": cty.String, "mode": cty.Number, "mtime": cty.Number, "owner": cty.String, "path": cty.String, "sha256": cty.String, "size": cty.Number, "type": cty.String, "uid": cty.Number}), Args: []plan.ArgSpec{
 			{Name: "path", Type: cty.String, Required: true},
 			{Name: "checksum", Type: cty.Bool, Default: cty.False},
 			{Name: "checksum_if_size", Type: cty.Number},
+			{Name: "digest_if_size", Type: cty.Number},
 		}},
 		{Name: "template", CheckMode: true, Result: cty.Object(map[string]cty.Type{"backup_file": cty.String, "changed": cty.Bool, "diff": cty.Object(map[string]cty.Type{"after": cty.Map(cty.String), "before": cty.Map(cty.String), "content": cty.String}), "path": cty.String, "state": cty.String}), Args: []plan.ArgSpec{
 			{Name: "src", Type: cty.String, Required: true},
