@@ -14,12 +14,13 @@ import (
 
 // The wire form of a value is cty's msgpack encoding of a dynamic value,
 // [type as JSON, value]; cty's own decoder reads everything written here.
-// This codec writes and reads that form for wholly known values itself,
-// for three reasons: a large string crosses without being copied (the
-// encoder points at it, and the decoder points into the received body it
-// owns), no msgpack encoder or decoder is set up per call, and a hostile
-// peer's NaN is an error rather than a panic in math/big. Values with
-// unknowns, which seldom cross, go through cty's encoder and decoder.
+// This codec writes and reads that form itself, for three reasons: a
+// large string crosses without being copied (the encoder points at it,
+// and the decoder points into the received body it owns), no msgpack
+// encoder or decoder is set up per call, and what a hostile peer sends
+// is bounded before cty sees it (a NaN panics in math/big, a number of a
+// billion digits or a set built to collide takes hours). Only wholly
+// known values cross: an unknown means nothing to the other end.
 
 // bigString is the size from which a string travels by reference: the
 // encoder makes it a part of its own, and the decoder of an owned body
@@ -27,8 +28,18 @@ import (
 // copied, so a small string never keeps a large body alive.
 const bigString = 64 << 10
 
-// errNeedsCty reports a value the codec leaves to cty's (an unknown).
-var errNeedsCty = errors.New("value needs cty's codec")
+// Bounds on what a peer may send, beyond checkMsgpack's lengths and
+// depth: each keeps decoding (and later uses of the value) from taking
+// time out of all proportion to the bytes received.
+const (
+	maxSetElements = 1024     // cty compares set elements that hash alike one by one
+	maxNumberText  = 4096     // a number written out as a decimal string
+	maxNumberExp   = 1 << 14  // binary exponent: beyond float64's range, not beyond reason
+	maxTypeJSON    = 64 << 10 // a type's JSON
+)
+
+// errUnknown refuses a value that is not wholly known.
+var errUnknown = errors.New("a value that is not known cannot cross the wire")
 
 // encodeValueParts encodes v as EncodeValue does, as parts to be sent one
 // after another: large strings are parts of their own, not copied.
@@ -39,10 +50,6 @@ func encodeValueParts(v cty.Value) ([][]byte, int, error) {
 	if v.ContainsMarked() {
 		// Marks (sensitive) are a controller concept and never cross the wire.
 		v, _ = v.UnmarkDeep()
-	}
-	if !v.IsWhollyKnown() {
-		b, err := encodeWithCty(v)
-		return [][]byte{b}, len(b), err
 	}
 	e := valueEncoder{buf: make([]byte, 0, 256)}
 	if err := e.value(v, cty.DynamicPseudoType); err != nil {
@@ -82,7 +89,7 @@ func (e *valueEncoder) value(v cty.Value, ty cty.Type) error {
 		return e.value(v, v.Type())
 	}
 	if !v.IsKnown() {
-		return errNeedsCty
+		return errUnknown
 	}
 	if v.IsNull() {
 		e.buf = append(e.buf, 0xc0)
@@ -222,15 +229,19 @@ func appendInt(b []byte, n int64) []byte {
 // strings in the result share b's memory, so b must not change afterwards.
 func decodeOwned(b []byte) (cty.Value, error) { return decodeValue(b, true) }
 
-func decodeValue(b []byte, owned bool) (cty.Value, error) {
+func decodeValue(b []byte, owned bool) (v cty.Value, err error) {
+	defer func() {
+		// cty's constructors panic on what they cannot hold; whatever a
+		// check above missed is a malformed value, not the end of the run.
+		if p := recover(); p != nil {
+			v, err = cty.NilVal, fmt.Errorf("agent: malformed value: %v", p)
+		}
+	}()
 	if err := checkMsgpack(b, maxValueDepth); err != nil {
 		return cty.NilVal, fmt.Errorf("agent: malformed value: %w", err)
 	}
 	d := valueDecoder{b: b, owned: owned}
-	v, err := d.value(cty.DynamicPseudoType)
-	if errors.Is(err, errNeedsCty) {
-		return decodeWithCty(b)
-	}
+	v, err = d.value(cty.DynamicPseudoType)
 	if err != nil {
 		return cty.NilVal, fmt.Errorf("agent: malformed value: %w", err)
 	}
@@ -293,7 +304,7 @@ func (d *valueDecoder) value(ty cty.Type) (cty.Value, error) {
 	}
 	c := d.b[d.p]
 	if isExt(c) {
-		return cty.NilVal, errNeedsCty // an unknown value
+		return cty.NilVal, errUnknown
 	}
 	if c == 0xc0 {
 		d.p++
@@ -342,6 +353,9 @@ func (d *valueDecoder) value(ty cty.Type) (cty.Value, error) {
 			}
 			return cty.SetValEmpty(ety), nil
 		}
+		if ty.IsSetType() && n > maxSetElements {
+			return cty.NilVal, fmt.Errorf("a set of %d elements (at most %d cross the wire; a list has no limit)", n, maxSetElements)
+		}
 		vals := make([]cty.Value, n)
 		for i := range vals {
 			if vals[i], err = d.value(ety); err != nil {
@@ -373,12 +387,14 @@ func (d *valueDecoder) value(ty cty.Type) (cty.Value, error) {
 			if err != nil {
 				return cty.NilVal, err
 			}
+			// cty normalises keys (NFC) and panics on two that become one.
+			k = cty.NormalizeString(k)
+			if _, dup := vals[k]; dup {
+				return cty.NilVal, fmt.Errorf("map key %q given twice", k)
+			}
 			if vals[k], err = d.value(ety); err != nil {
 				return cty.NilVal, err
 			}
-		}
-		if len(vals) != n {
-			return cty.NilVal, errors.New("a map's keys must differ")
 		}
 		elems := make([]cty.Value, 0, n)
 		for _, v := range vals {
@@ -558,5 +574,17 @@ func (d *valueDecoder) number() (cty.Value, error) {
 	if err != nil {
 		return cty.NilVal, fmt.Errorf("a number is required: %w", err)
 	}
-	return cty.ParseNumberVal(s)
+	// Parsing is quadratic in the digits, and a huge exponent makes every
+	// later use of the number (printing it, hashing it into a set) hang.
+	if len(s) > maxNumberText {
+		return cty.NilVal, fmt.Errorf("a number written in %d characters (at most %d)", len(s), maxNumberText)
+	}
+	v, err := cty.ParseNumberVal(s)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	if e := v.AsBigFloat().MantExp(nil); e > maxNumberExp || e < -maxNumberExp {
+		return cty.NilVal, fmt.Errorf("a number with a binary exponent of %d (at most ±%d)", e, maxNumberExp)
+	}
+	return v, nil
 }

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"math/big"
 	"strings"
@@ -84,7 +85,7 @@ func TestCodecMatchesCty(t *testing.T) {
 		}
 		// cty's decoder is the reference (it reads a decimal string back
 		// at its own precision, so that is not always v itself).
-		ref, err := decodeWithCty(want)
+		ref, err := ctyDecode(want)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,20 +131,77 @@ func TestCodecLargeStringsByReference(t *testing.T) {
 	}
 }
 
-// Hostile input the codec must refuse without panicking.
+// ctyDecode reads a value the way cty's own decoder does, as a reference.
+// cty panics on some malformed input; that is an error here.
+func ctyDecode(b []byte) (v cty.Value, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			v, err = cty.NilVal, fmt.Errorf("cty panicked: %v", p)
+		}
+	}()
+	if len(b) > 3 && b[0] == 0x92 && b[1] == 0xc4 && int(b[2])+3 <= len(b) {
+		var ty cty.Type
+		if err := ty.UnmarshalJSON(b[3 : 3+int(b[2])]); err != nil {
+			return cty.NilVal, err
+		}
+		return ctymsgpack.Unmarshal(b[3+int(b[2]):], ty)
+	}
+	return ctymsgpack.Unmarshal(b, cty.DynamicPseudoType)
+}
+
+// typed is a value's bytes: its type's JSON, then body.
+func typed(typeJSON string, body ...byte) []byte {
+	return append(append([]byte{0x92, 0xc4, byte(len(typeJSON))}, typeJSON...), body...)
+}
+
+// Hostile input the codec must refuse, neither panicking nor taking time
+// out of proportion to the bytes.
 func TestCodecRefusesMalformed(t *testing.T) {
-	number := append([]byte{0x92, 0xc4, 8}, `"number"`...)
-	for name, b := range map[string][]byte{
-		"NaN double":          append(append([]byte{}, number...), 0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 1),
-		"NaN float":           append(append([]byte{}, number...), 0xca, 0x7f, 0xc0, 0, 0),
-		"bool as number":      append(append([]byte{}, number...), 0xc3),
-		"mixed list":          append(append([]byte{0x92, 0xc4, 17}, `["list","dynamic"]`[:17]...), 0x92, 0x92, 0xc4, 8, '"', 's', 't', 'r', 'i', 'n', 'g', '"', 0xa1, 'x', 0x92, 0xc4, 6, '"', 'b', 'o', 'o', 'l', '"', 0xc3),
-		"duplicate attribute": append(append([]byte{0x92, 0xc4, 31}, `["object",{"a":"bool","b":"bool"}]`[:31]...), 0x82, 0xa1, 'a', 0xc3, 0xa1, 'a', 0xc2),
-		"short tuple":         append(append([]byte{0x92, 0xc4, 25}, `["tuple",["bool","bool"]]`...), 0x91, 0xc3),
+	numberString := func(s string) []byte { return append(typed(`"number"`, 0xd9, byte(len(s))), s...) }
+	longDigits := strings.Repeat("9", maxNumberText+1)
+	setOf := func(n int) []byte {
+		b := appendLen(typed(`["set","number"]`), n, 0x90, 0, 0xdc, 0xdd)
+		for i := range n {
+			b = appendInt(b, int64(i))
+		}
+		return b
+	}
+	deepType := strings.Repeat(`["list",`, maxValueDepth*2+1) + `"bool"` + strings.Repeat(`]`, maxValueDepth*2+1)
+	cases := map[string][]byte{
+		"NaN double":          typed(`"number"`, 0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 1),
+		"NaN float":           typed(`"number"`, 0xca, 0x7f, 0xc0, 0, 0),
+		"bool as number":      typed(`"number"`, 0xc3),
+		"huge exponent":       numberString("1e600000000"),
+		"tiny exponent":       numberString("1e-600000000"),
+		"mixed list":          typed(`["list","dynamic"]`, 0x92, 0x92, 0xc4, 8, '"', 's', 't', 'r', 'i', 'n', 'g', '"', 0xa1, 'x', 0x92, 0xc4, 6, '"', 'b', 'o', 'o', 'l', '"', 0xc3),
+		"duplicate attribute": typed(`["object",{"a":"bool","b":"bool"}]`, 0x82, 0xa1, 'a', 0xc3, 0xa1, 'a', 0xc2),
+		"NFC-equal map keys":  typed(`["map","bool"]`, 0x82, 0xa2, 0xc3, 0xa9, 0xc3, 0xa3, 'e', 0xcc, 0x81, 0xc2),
+		"short tuple":         typed(`["tuple",["bool","bool"]]`, 0x91, 0xc3),
+		"unknown value":       typed(`"string"`, 0xd4, 0, 0),
+		"too large a set":     setOf(maxSetElements + 1),
 		"trailing bytes":      {0xc0, 0xc0},
-	} {
-		if v, err := DecodeValue(b); err == nil {
+	}
+	cases["too many digits"] = append(typed(`"number"`, 0xda, byte(len(longDigits)>>8), byte(len(longDigits))), longDigits...)
+	deep := append([]byte{0x92, 0xc5, byte(len(deepType) >> 8), byte(len(deepType))}, deepType...)
+	cases["too deep a type"] = append(deep, 0xc0)
+	for name, b := range cases {
+		v, err := DecodeValue(b)
+		if err == nil {
 			t.Errorf("%s: decoded %#v, want an error", name, v)
 		}
+		t.Logf("%s: %v", name, err)
+	}
+	// The well-formed twins of some of those decode.
+	for name, b := range map[string][]byte{
+		"a large exponent within bounds": numberString("1e4000"),
+		"attributes a and b":             typed(`["object",{"a":"bool","b":"bool"}]`, 0x82, 0xa1, 'a', 0xc3, 0xa1, 'b', 0xc2),
+		"a set at the limit":             setOf(maxSetElements),
+	} {
+		if _, err := DecodeValue(b); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := EncodeValue(cty.ObjectVal(map[string]cty.Value{"a": cty.UnknownVal(cty.String)})); err == nil {
+		t.Error("an unknown value was encoded")
 	}
 }

@@ -19,9 +19,10 @@ const (
 	statusFailed = 1
 )
 
-// MaxBody bounds a call's or result's body (its arguments or its value),
-// the largest allocation a peer can cause. Larger data belongs in a data
-// stream, which is flow-controlled.
+// MaxBody bounds a call's or result's body (its arguments or its value).
+// Decoding a body can allocate several times its size (a cty value per
+// element), so this also bounds what a peer can make the other end hold.
+// Larger data belongs in a data stream, which is flow-controlled.
 const MaxBody = 256 << 20
 
 // callHead encodes the part of a call body before the arguments.

@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"github.com/zclconf/go-cty/cty"
-	ctymsgpack "github.com/zclconf/go-cty/cty/msgpack"
 )
 
 // maxValueDepth bounds the nesting of a decoded value. Deeper values are
@@ -32,15 +31,6 @@ func firstPart(parts [][]byte) []byte {
 		return nil
 	}
 	return parts[0]
-}
-
-// encodeWithCty encodes v, which holds unknowns, with cty's encoder.
-func encodeWithCty(v cty.Value) ([]byte, error) {
-	b, err := ctymsgpack.Marshal(v, cty.DynamicPseudoType)
-	if err != nil {
-		return nil, fmt.Errorf("agent: encoding value: %w", err)
-	}
-	return b, nil
 }
 
 var (
@@ -70,29 +60,9 @@ func typeJSON(ty cty.Type) ([]byte, error) {
 // The value shares no memory with b.
 func DecodeValue(b []byte) (cty.Value, error) { return decodeValue(b, false) }
 
-// decodeWithCty decodes b, which holds unknowns, with cty's decoder. It
-// panics on some malformed input (math/big on a NaN bound): that is an
-// error here, not the end of the controller.
-func decodeWithCty(b []byte) (v cty.Value, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			v, err = cty.NilVal, fmt.Errorf("agent: malformed value: %v", p)
-		}
-	}()
-	if ty, rest, ok := cachedType(b); ok {
-		v, err = ctymsgpack.Unmarshal(rest, ty)
-	} else {
-		v, err = ctymsgpack.Unmarshal(b, cty.DynamicPseudoType)
-	}
-	if err != nil {
-		return cty.NilVal, fmt.Errorf("agent: malformed value: %w", err)
-	}
-	return v, nil
-}
-
-// A dynamic value is encoded as [type as JSON, value]. Parsing the type's
-// JSON dominated the cost of a small call, and a run sends the same few
-// types over and over, so parsed types are kept, up to maxCachedTypes.
+// A value is encoded as [type as JSON, value]. Parsing the type's JSON
+// dominated the cost of a small call, and a run sends the same few types
+// over and over, so parsed types are kept, up to maxCachedTypes.
 const maxCachedTypes = 4096
 
 var (
@@ -100,36 +70,9 @@ var (
 	typeCache   = map[string]cty.Type{}
 )
 
-// cachedType splits b into its type and the encoded value after it. ok is
-// false when b is not in that form (a bare null), so the caller falls back
-// to cty's own decoder.
-func cachedType(b []byte) (ty cty.Type, rest []byte, ok bool) {
-	if len(b) < 3 || b[0] != 0x92 {
-		return cty.NilType, nil, false
-	}
-	var n, hdr int
-	switch b[1] {
-	case 0xc4:
-		n, hdr = int(b[2]), 3
-	case 0xc5:
-		if len(b) < 4 {
-			return cty.NilType, nil, false
-		}
-		n, hdr = int(binary.BigEndian.Uint16(b[2:4])), 4
-	default:
-		return cty.NilType, nil, false
-	}
-	if hdr+n > len(b) {
-		return cty.NilType, nil, false
-	}
-	ty, err := parseType(b[hdr : hdr+n])
-	if err != nil {
-		return cty.NilType, nil, false
-	}
-	return ty, b[hdr+n:], true
-}
-
 // parseType parses a type's JSON, from the cache when it was seen before.
+// The JSON is bounded in size and nesting first: cty's parser rescans
+// each level, so a deep type costs time out of proportion to its bytes.
 func parseType(key []byte) (cty.Type, error) {
 	typeCacheMu.RLock()
 	ty, ok := typeCache[string(key)]
@@ -137,16 +80,36 @@ func parseType(key []byte) (cty.Type, error) {
 	if ok {
 		return ty, nil
 	}
+	if len(key) > maxTypeJSON {
+		return cty.NilType, fmt.Errorf("a type written in %d bytes (at most %d)", len(key), maxTypeJSON)
+	}
+	depth := 0
+	for _, c := range key {
+		switch c {
+		case '[', '{':
+			if depth++; depth > 2*maxValueDepth {
+				return cty.NilType, fmt.Errorf("a type nested deeper than %d", maxValueDepth)
+			}
+		case ']', '}':
+			depth--
+		}
+	}
 	if err := ty.UnmarshalJSON(key); err != nil {
 		return cty.NilType, err
 	}
-	typeCacheMu.Lock()
-	if len(typeCache) < maxCachedTypes {
-		typeCache[string(key)] = ty
+	if len(key) <= maxCachedTypeJSON {
+		typeCacheMu.Lock()
+		if len(typeCache) < maxCachedTypes {
+			typeCache[string(key)] = ty
+		}
+		typeCacheMu.Unlock()
 	}
-	typeCacheMu.Unlock()
 	return ty, nil
 }
+
+// maxCachedTypeJSON bounds the types kept: the cache serves the few
+// small types a run sends over and over, and lives as long as the process.
+const maxCachedTypeJSON = 1 << 10
 
 // checkMsgpack walks one msgpack object without decoding it and fails when
 // a declared length exceeds the bytes that remain, when the nesting exceeds

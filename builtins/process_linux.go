@@ -62,13 +62,15 @@ func (p *process) run(ctx context.Context) (int, error) {
 		if err != nil {
 			return -1, err
 		}
-		fd, err := syscall.Dup(int(r.Fd()))
+		// Close-on-exec from the start: a command another call starts
+		// meanwhile must not inherit this one's stdin.
+		fd, err := unix.FcntlInt(r.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 		r.Close()
 		if err != nil {
 			w.Close()
-			return -1, os.NewSyscallError("dup", err)
+			return -1, os.NewSyscallError("fcntl", err)
 		}
-		syscall.CloseOnExec(fd)
+		closeAfterStart = append(closeAfterStart, fd) // the child's end
 		stdin, stdinW = fd, w
 		defer stdinW.Close()
 	}
@@ -83,20 +85,20 @@ func (p *process) run(ctx context.Context) (int, error) {
 		}
 	}
 
+	if err := ctx.Err(); err != nil {
+		return -1, err // not started at all, as os/exec does
+	}
 	pidfd := -1
 	pid, err := syscall.ForkExec(path, p.argv, &syscall.ProcAttr{
 		Dir:   p.dir,
 		Env:   p.environ(),
 		Files: []uintptr{uintptr(stdin), uintptr(outW), uintptr(errW)},
-		Sys:   &syscall.SysProcAttr{Setpgid: true, PidFD: &pidfd},
+		Sys:   &syscall.SysProcAttr{Setpgid: true, PidFD: pidfdRequest(&pidfd)},
 	})
 	for _, fd := range closeAfterStart {
-		syscall.Close(fd)
+		syscall.Close(fd) // the child's ends: a writer sees EPIPE once the child is gone
 	}
 	closeAfterStart = nil
-	if stdinW != nil {
-		syscall.Close(stdin) // the child's end: the writer must see EPIPE when it exits
-	}
 	if err != nil {
 		return -1, &os.PathError{Op: "fork/exec", Path: path, Err: err}
 	}
@@ -115,7 +117,7 @@ func (p *process) run(ctx context.Context) (int, error) {
 		}()
 	}
 
-	collect(outR, errR, pidfd, p.stdout, p.stderr)
+	collect(outR, errR, pid, pidfd, p.stdout, p.stderr)
 	var ws syscall.WaitStatus
 	for {
 		if _, err = syscall.Wait4(pid, &ws, 0, nil); err != syscall.EINTR {
@@ -141,8 +143,9 @@ func (p *process) run(ctx context.Context) (int, error) {
 
 // collect copies the command's output from outR and errR (the same pipe
 // when they are equal) into stdout and stderr until both end, or until
-// waitDelay after the exit that pidfd reports.
-func collect(outR, errR, pidfd int, stdout, stderr *capture) {
+// waitDelay after the command (pid) exits, which pidfd reports. Where the
+// kernel gave no pidfd (before Linux 5.3), it looks every 50 ms instead.
+func collect(outR, errR, pid, pidfd int, stdout, stderr *capture) {
 	buf := copyBuffers.Get().(*[32 << 10]byte)
 	defer copyBuffers.Put(buf)
 	fds := []unix.PollFd{{Fd: int32(outR), Events: unix.POLLIN}, {Fd: -1}, {Fd: int32(pidfd), Events: unix.POLLIN}}
@@ -152,13 +155,20 @@ func collect(outR, errR, pidfd int, stdout, stderr *capture) {
 		fds[1] = unix.PollFd{Fd: int32(errR), Events: unix.POLLIN}
 		open++
 	}
-	timeout := -1
 	var deadline time.Time
 	for open > 0 {
-		if !deadline.IsZero() {
+		timeout := -1
+		switch {
+		case !deadline.IsZero():
 			if timeout = int(time.Until(deadline) / time.Millisecond); timeout <= 0 {
 				return // a process outside the group holds the pipes
 			}
+		case pidfd < 0:
+			if exitedNoWait(pid) {
+				deadline = time.Now().Add(waitDelay)
+				continue
+			}
+			timeout = 50
 		}
 		n, err := unix.Poll(fds, timeout)
 		if err == syscall.EINTR || n == 0 {
@@ -185,6 +195,24 @@ func collect(outR, errR, pidfd int, stdout, stderr *capture) {
 			deadline = time.Now().Add(waitDelay)
 		}
 	}
+}
+
+// noPidfd makes run do without a pidfd, as on kernels before 5.3; tests
+// set it to check that path.
+var noPidfd bool
+
+func pidfdRequest(fd *int) *int {
+	if noPidfd {
+		return nil
+	}
+	return fd
+}
+
+// exitedNoWait reports whether pid has exited, leaving it to be reaped.
+func exitedNoWait(pid int) bool {
+	var info unix.Siginfo
+	err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+	return err != nil || info.Signo != 0
 }
 
 var devNullOnce = sync.OnceValues(func() (int, error) {

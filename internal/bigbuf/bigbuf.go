@@ -8,6 +8,11 @@
 // megabytes is advised to use them, and fills with one fault per 2 MiB.
 package bigbuf
 
+import (
+	"os"
+	"strings"
+)
+
 // threshold is the size from which a buffer is advised to use huge pages:
 // below it, the aligned interior would hold at most one huge page.
 const threshold = 4 << 20
@@ -15,8 +20,12 @@ const threshold = 4 << 20
 // Make returns a zeroed byte slice of length n and capacity c (c >= n).
 func Make(n, c int) []byte {
 	b := make([]byte, n, c)
-	if c >= threshold {
+	if c >= threshold && !thpDisabled {
 		adviseHuge(b[:c])
 	}
 	return b
 }
+
+// thpDisabled honours GODEBUG=disablethp=1, with which a program asks Go
+// to keep its heap off transparent huge pages.
+var thpDisabled = strings.Contains(","+os.Getenv("GODEBUG")+",", ",disablethp=1,")
