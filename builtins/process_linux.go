@@ -118,6 +118,20 @@ func (p *process) run(ctx context.Context) (int, error) {
 	}
 
 	collect(outR, errR, pid, pidfd, p.stdout, p.stderr)
+	// Wait for the exit but leave the process unreaped until the group
+	// can no longer be killed: while it is a zombie its pid, which names
+	// the group, cannot be given to another process.
+	var info unix.Siginfo
+	for {
+		if err = unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil); err != syscall.EINTR {
+			break
+		}
+	}
+	stop()
+	cancelled := ctx.Err() != nil
+	if cancelled {
+		syscall.Kill(-pid, syscall.SIGKILL)
+	}
 	var ws syscall.WaitStatus
 	for {
 		if _, err = syscall.Wait4(pid, &ws, 0, nil); err != syscall.EINTR {
@@ -128,8 +142,7 @@ func (p *process) run(ctx context.Context) (int, error) {
 		stdinW.Close() // a grandchild may hold stdin open unread
 		feeding.Wait()
 	}
-	if ctx.Err() != nil {
-		syscall.Kill(-pid, syscall.SIGKILL)
+	if cancelled {
 		return -1, ctx.Err()
 	}
 	if err != nil {
