@@ -328,21 +328,9 @@ func (b *yamlBody) PartialContent(schema *hcl.BodySchema) (*hcl.BodyContent, hcl
 			continue
 		}
 		if _, ok := attrSchemas[a.name]; ok {
-			if existing, dup := content.Attributes[a.name]; dup {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Duplicate argument",
-					Detail:   fmt.Sprintf("The argument %q was already set at %s.", a.name, existing.NameRange),
-					Subject:  a.nameRange.Ptr(),
-				})
+			if d := b.addAttr(content.Attributes, a); d != nil {
+				diags = append(diags, d)
 				continue
-			}
-			expr := &yamlExpr{f: b.f, n: a.value}
-			content.Attributes[a.name] = &hcl.Attribute{
-				Name:      a.name,
-				Expr:      expr,
-				Range:     hcl.RangeBetween(a.nameRange, expr.Range()),
-				NameRange: a.nameRange,
 			}
 			used[a.name] = struct{}{}
 		} else if bs, ok := blockSchemas[a.name]; ok {
@@ -382,24 +370,31 @@ func (b *yamlBody) JustAttributes() (hcl.Attributes, hcl.Diagnostics) {
 		if _, h := b.hidden[a.name]; h {
 			continue
 		}
-		if existing, dup := attrs[a.name]; dup {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Duplicate argument",
-				Detail:   fmt.Sprintf("The argument %q was already set at %s.", a.name, existing.NameRange),
-				Subject:  a.nameRange.Ptr(),
-			})
-			continue
-		}
-		expr := &yamlExpr{f: b.f, n: a.value}
-		attrs[a.name] = &hcl.Attribute{
-			Name:      a.name,
-			Expr:      expr,
-			Range:     hcl.RangeBetween(a.nameRange, expr.Range()),
-			NameRange: a.nameRange,
+		if d := b.addAttr(attrs, a); d != nil {
+			diags = append(diags, d)
 		}
 	}
 	return attrs, diags
+}
+
+// addAttr adds a to attrs as an argument, or reports it set twice.
+func (b *yamlBody) addAttr(attrs hcl.Attributes, a yamlAttr) *hcl.Diagnostic {
+	if existing, dup := attrs[a.name]; dup {
+		return &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Duplicate argument",
+			Detail:   fmt.Sprintf("The argument %q was already set at %s.", a.name, existing.NameRange),
+			Subject:  a.nameRange.Ptr(),
+		}
+	}
+	expr := &yamlExpr{f: b.f, n: a.value}
+	attrs[a.name] = &hcl.Attribute{
+		Name:      a.name,
+		Expr:      expr,
+		Range:     hcl.RangeBetween(a.nameRange, expr.Range()),
+		NameRange: a.nameRange,
+	}
+	return nil
 }
 
 func (b *yamlBody) MissingItemRange() hcl.Range { return b.missing }
