@@ -315,7 +315,7 @@ func (d *valueDecoder) value(ty cty.Type) (cty.Value, error) {
 		if n, err := d.length(0x90, 0xdc, 0xdd); err != nil || n != 2 {
 			return cty.NilVal, errors.New("a dynamic value is a [type, value] pair")
 		}
-		tj, err := d.bytes()
+		tj, err := d.raw()
 		if err != nil {
 			return cty.NilVal, err
 		}
@@ -516,8 +516,6 @@ func (d *valueDecoder) raw() ([]byte, error) {
 	}
 	return d.take(n)
 }
-
-func (d *valueDecoder) bytes() ([]byte, error) { return d.raw() }
 
 func (d *valueDecoder) str() (string, error) {
 	s, err := d.raw()

@@ -185,31 +185,6 @@ type capture struct {
 	live      io.Writer
 }
 
-// copyBuffers are ReadFrom's buffers: os/exec copies a command's output
-// through ReadFrom when the writer has one, and would otherwise allocate a
-// fresh 32 KiB buffer per stream per command.
-var copyBuffers = sync.Pool{New: func() any { return new([32 << 10]byte) }}
-
-// ReadFrom copies r into c until EOF through a pooled buffer.
-func (c *capture) ReadFrom(r io.Reader) (int64, error) {
-	buf := copyBuffers.Get().(*[32 << 10]byte)
-	defer copyBuffers.Put(buf)
-	var n int64
-	for {
-		k, err := r.Read(buf[:])
-		if k > 0 {
-			n += int64(k)
-			c.Write(buf[:k])
-		}
-		if err == io.EOF {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-	}
-}
-
 func (c *capture) Write(p []byte) (int, error) {
 	if c.live != nil {
 		c.live.Write(p)

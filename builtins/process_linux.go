@@ -106,7 +106,6 @@ func (p *process) run(ctx context.Context) (int, error) {
 		closeAfterWait = append(closeAfterWait, pidfd)
 	}
 	stop := context.AfterFunc(ctx, func() { syscall.Kill(-pid, syscall.SIGKILL) })
-	defer stop()
 	var feeding sync.WaitGroup
 	if stdinW != nil {
 		feeding.Add(1)
@@ -227,6 +226,9 @@ func exitedNoWait(pid int) bool {
 	err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
 	return err != nil || info.Signo != 0
 }
+
+// copyBuffers are collect's read buffers, one per command running.
+var copyBuffers = sync.Pool{New: func() any { return new([32 << 10]byte) }}
 
 var devNullOnce = sync.OnceValues(func() (int, error) {
 	fd, err := syscall.Open(os.DevNull, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
