@@ -692,11 +692,12 @@ func (r *runner) runTask(ctx context.Context, h *hostRun, t *plan.Task) Status {
 		}
 		return s
 	}
-	if t.When == nil && t.ForEach == nil {
-		s, v, err := r.attempt(ctx, h, t, nil)
-		return finish(s, v, err)
+	// when and for_each are evaluated in the task's context without each;
+	// a task with neither leaves building it to attempt.
+	var ctx0 *hcl.EvalContext
+	if t.When != nil || t.ForEach != nil {
+		ctx0 = r.evalContext(t, h, nil, cty.NilVal)
 	}
-	ctx0 := r.evalContext(t, h, nil, cty.NilVal)
 	if t.When != nil {
 		v, diags := plan.EvalCondition(t.When, ctx0)
 		if diags.HasErrors() {
