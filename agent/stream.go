@@ -246,6 +246,9 @@ func (s *sendStream) addWindow(n int) {
 	s.mu.Unlock()
 }
 
+// maxAbortMessage bounds the reason sent with an aborted stream.
+const maxAbortMessage = 4 << 10
+
 // close ends the stream for the receiver: cleanly when err is nil, else
 // as an abort carrying err's message.
 func (s *sendStream) close(err error) {
@@ -266,6 +269,9 @@ func (s *sendStream) close(err error) {
 		if len(msg) == 0 {
 			msg = []byte("aborted")
 		}
+		// One frame carries it: a message past the frame limit would end
+		// the peer's whole connection instead of this stream.
+		msg = msg[:min(len(msg), maxAbortMessage)]
 	}
 	s.c.send(frameDataEnd, s.id, msg)
 }
