@@ -2,6 +2,7 @@ package builtins
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -51,7 +52,7 @@ func init() {
 			{Name: "digest_if_size", Type: cty.Number, Doc: "compute the tree digest (for comparing content; its blocks hash in parallel) only when the file has this size"},
 		},
 		Result: StatType, CheckMode: true, Idempotent: true,
-		Run: func(_ agent.CallContext, args cty.Value) (cty.Value, error) {
+		Run: func(cc agent.CallContext, args cty.Value) (cty.Value, error) {
 			path := argString(args, "path")
 			sum := argBool(args, "checksum")
 			if n, ok := argInt(args, "checksum_if_size"); ok {
@@ -61,7 +62,7 @@ func init() {
 			if n, ok := argInt(args, "digest_if_size"); ok {
 				digest = sizeIs(path, n)
 			}
-			return stat(path, sum, digest)
+			return stat(cc.Context(), path, sum, digest)
 		},
 	})
 	MustRegister(Spec{
@@ -95,9 +96,11 @@ func init() {
 }
 
 // Stat describes path; a missing path is a result with exists = false.
-func Stat(path string, checksum bool) (cty.Value, error) { return stat(path, checksum, false) }
+func Stat(path string, checksum bool) (cty.Value, error) {
+	return stat(context.Background(), path, checksum, false)
+}
 
-func stat(path string, checksum, digest bool) (cty.Value, error) {
+func stat(ctx context.Context, path string, checksum, digest bool) (cty.Value, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return cty.NilVal, err
@@ -135,7 +138,7 @@ func stat(path string, checksum, digest bool) (cty.Value, error) {
 		res["sha256"] = cty.StringVal(sum)
 	}
 	if digest && fi.Mode().IsRegular() {
-		d, err := digestFile(abs)
+		d, err := digestFile(ctx, abs)
 		if err != nil {
 			return cty.NilVal, err
 		}
@@ -145,7 +148,7 @@ func stat(path string, checksum, digest bool) (cty.Value, error) {
 }
 
 // digestFile is the tree digest of the file at path (hashpipe.Tree).
-func digestFile(path string) (string, error) {
+func digestFile(ctx context.Context, path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
@@ -155,7 +158,7 @@ func digestFile(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	d, err := hashpipe.Tree(f, fi.Size())
+	d, err := hashpipe.Tree(ctx, f, fi.Size())
 	if err != nil {
 		return "", err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chopplan/chopplan/internal/atomicfile"
 	"github.com/chopplan/chopplan/internal/hashpipe"
+	"golang.org/x/sys/unix"
 )
 
 // The sums of local files being put, remembered by the file's identity
@@ -42,7 +43,14 @@ type sumKey struct {
 
 type sumEntry struct {
 	done chan struct{}
-	sum  string // "" when hashing failed
+	sum  string // "" when hashing failed or was given up
+
+	// Guarded by sumsMu. A hash nobody waits for any more is given up
+	// (stop), unless it was started to be kept (PrehashLocal): a put
+	// whose target turns out to lack the file stops hashing the source.
+	waiters int
+	keep    bool
+	stop    context.CancelFunc
 }
 
 // maxSums bounds the sums remembered; past it they are forgotten.
@@ -68,75 +76,129 @@ func keyOf(fi os.FileInfo, kind sumKind) (sumKey, bool) {
 
 // PrehashLocal starts working out, in the background, the tree digest a
 // Put of the local file at path compares with the target's copy, unless
-// it is known or on its way.
+// it is known or on its way. It is worked out to the end.
 func PrehashLocal(path string) {
 	f, err := os.Open(path)
 	if err != nil {
 		return
 	}
+	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		f.Close()
 		return
 	}
-	e, start := sumFor(fi, treeSum)
-	if !start {
-		f.Close()
-		return
+	e, start := sumFor(fi, treeSum, true)
+	if start {
+		startHash(e, f, fi, treeSum)
 	}
-	go func() {
-		defer f.Close()
-		hashInto(e, f, fi, treeSum)
-	}()
 }
 
 // sumFor returns the entry for fi's sum of kind, and whether the caller
-// must compute it.
-func sumFor(fi os.FileInfo, kind sumKind) (*sumEntry, bool) {
+// must start computing it (startHash). The caller waits for it, and says
+// when it stops waiting (leave), unless keep: then it is computed to the
+// end whoever waits.
+func sumFor(fi os.FileInfo, kind sumKind, keep bool) (*sumEntry, bool) {
 	loadedSums.Do(loadSums)
-	k, ok := keyOf(fi, kind)
-	if !ok {
-		return &sumEntry{done: make(chan struct{})}, true
-	}
 	sumsMu.Lock()
 	defer sumsMu.Unlock()
-	if e, ok := sums[k]; ok {
-		return e, false
+	k, ok := keyOf(fi, kind)
+	e := sums[k]
+	start := !ok || e == nil
+	if start {
+		e = &sumEntry{done: make(chan struct{})}
+		if ok {
+			if len(sums) >= maxSums {
+				sums = map[sumKey]*sumEntry{}
+			}
+			sums[k] = e
+		}
 	}
-	if len(sums) >= maxSums {
-		sums = map[sumKey]*sumEntry{}
+	e.keep = e.keep || keep
+	if !keep {
+		e.waiters++
 	}
-	e := &sumEntry{done: make(chan struct{})}
-	sums[k] = e
-	return e, true
+	return e, start
 }
 
-func hashInto(e *sumEntry, f *os.File, fi os.FileInfo, kind sumKind) {
-	// Reads use pread (ReadAt) and leave f's offset alone.
-	if kind == treeSum {
-		if d, err := hashpipe.Tree(f, fi.Size()); err == nil {
-			e.sum = hex.EncodeToString(d)
-		}
-	} else {
-		e.sum = hashReader(context.Background(), io.NewSectionReader(f, 0, fi.Size()))
+// leave ends a wait on e; a hash nobody waits for any more stops.
+func leave(e *sumEntry) {
+	sumsMu.Lock()
+	defer sumsMu.Unlock()
+	e.waiters--
+	if e.waiters == 0 && !e.keep && e.stop != nil {
+		e.stop()
 	}
+}
+
+// startHash computes e's sum in the background, reading a handle of its
+// own on f's file, so it may outlive the caller's f.
+func startHash(e *sumEntry, f *os.File, fi os.FileInfo, kind sumKind) {
+	ctx, stop := context.WithCancel(context.Background())
+	sumsMu.Lock()
+	e.stop = stop
+	sumsMu.Unlock()
+	g, err := dupFile(f)
+	if err != nil {
+		finish(e, fi, kind, "")
+		stop()
+		return
+	}
+	go func() {
+		defer stop()
+		defer g.Close()
+		// Reads use pread (ReadAt) and leave the shared offset alone.
+		var sum string
+		if kind == treeSum {
+			if d, err := hashpipe.Tree(ctx, g, fi.Size()); err == nil {
+				sum = hex.EncodeToString(d)
+			}
+		} else {
+			sum = hashReader(ctx, io.NewSectionReader(g, 0, fi.Size()))
+		}
+		finish(e, fi, kind, sum)
+	}()
+}
+
+// finish records e's sum, or forgets e when there is none.
+func finish(e *sumEntry, fi os.FileInfo, kind sumKind, sum string) {
+	e.sum = sum
 	if k, ok := keyOf(fi, kind); ok {
-		if e.sum == "" {
+		if sum == "" {
 			sumsMu.Lock()
-			delete(sums, k)
+			if sums[k] == e {
+				delete(sums, k)
+			}
 			sumsMu.Unlock()
 		} else {
-			storeSum(k, e.sum)
+			storeSum(k, sum)
 		}
 	}
 	close(e.done)
 }
 
+// dupFile is a second handle on f's open file.
+func dupFile(f *os.File) (*os.File, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	fd, dupErr := -1, error(nil)
+	if err := rc.Control(func(u uintptr) { fd, dupErr = unix.FcntlInt(u, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return nil, err
+	}
+	if dupErr != nil {
+		return nil, dupErr
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
+}
+
 // localSum is f's sum of kind: remembered, on its way, or computed now.
+// It is "" when the sum could not be worked out or ctx ended first.
 func localSum(ctx context.Context, f *os.File, fi os.FileInfo, kind sumKind) string {
-	e, compute := sumFor(fi, kind)
-	if compute {
-		hashInto(e, f, fi, kind)
+	e, start := sumFor(fi, kind, false)
+	defer leave(e)
+	if start {
+		startHash(e, f, fi, kind)
 	}
 	select {
 	case <-e.done:

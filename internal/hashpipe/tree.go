@@ -1,6 +1,7 @@
 package hashpipe
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"io"
@@ -22,8 +23,9 @@ const treePrefix = "chopplan tree digest, 8 MiB blocks\x00"
 // naming the form, the size, and the sha256 of each 8 MiB block in turn.
 // It is as strong a check of content as the sha256 of the whole, and its
 // blocks hash in parallel, one per processor: comparing a large file with
-// its copy costs a fraction of the time of one sequential hash.
-func Tree(r io.ReaderAt, size int64) ([]byte, error) {
+// its copy costs a fraction of the time of one sequential hash. It gives
+// up, between blocks, once ctx is done.
+func Tree(ctx context.Context, r io.ReaderAt, size int64) ([]byte, error) {
 	blocks := int((size + TreeBlock - 1) / TreeBlock)
 	sums := make([][sha256.Size]byte, blocks)
 	var next atomic.Int64
@@ -39,6 +41,10 @@ func Tree(r io.ReaderAt, size int64) ([]byte, error) {
 			for {
 				i := next.Add(1) - 1
 				if i >= int64(blocks) {
+					return
+				}
+				if err := ctx.Err(); err != nil {
+					errOnce.Do(func() { firstErr = err })
 					return
 				}
 				if err := hashBlock(r, i*TreeBlock, min(TreeBlock, size-i*TreeBlock), c.B, &sums[i]); err != nil {

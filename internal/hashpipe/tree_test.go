@@ -1,6 +1,7 @@
 package hashpipe
 
 import (
+	"context"
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
@@ -25,7 +26,7 @@ func TestTree(t *testing.T) {
 		data[i] = byte(i*7 + i>>13)
 	}
 	for _, n := range []int{0, 1, 4096, TreeBlock - 1, TreeBlock, TreeBlock + 1, 2 * TreeBlock, len(data)} {
-		got, err := Tree(bytes.NewReader(data[:n]), int64(n))
+		got, err := Tree(context.Background(), bytes.NewReader(data[:n]), int64(n))
 		if err != nil {
 			t.Fatalf("size %d: %v", n, err)
 		}
@@ -34,14 +35,23 @@ func TestTree(t *testing.T) {
 		}
 	}
 	// One changed byte anywhere changes the digest.
-	a, _ := Tree(bytes.NewReader(data), int64(len(data)))
+	a, _ := Tree(context.Background(), bytes.NewReader(data), int64(len(data)))
 	data[2*TreeBlock+5] ^= 1
-	b, _ := Tree(bytes.NewReader(data), int64(len(data)))
+	b, _ := Tree(context.Background(), bytes.NewReader(data), int64(len(data)))
 	if bytes.Equal(a, b) {
 		t.Fatal("a changed byte left the digest as it was")
 	}
 	// A reader shorter than the size given is an error, not a digest.
-	if _, err := Tree(bytes.NewReader(data[:100]), 200); err == nil {
+	if _, err := Tree(context.Background(), bytes.NewReader(data[:100]), 200); err == nil {
 		t.Fatal("a short read gave a digest")
+	}
+}
+
+func TestTreeGivesUpWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	data := make([]byte, 2*TreeBlock)
+	if d, err := Tree(ctx, bytes.NewReader(data), int64(len(data))); err != context.Canceled {
+		t.Fatalf("Tree with a cancelled context: %x, %v; want context.Canceled", d, err)
 	}
 }
