@@ -1,8 +1,8 @@
 package hashpipe
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"testing"
