@@ -102,8 +102,6 @@ tasks "w3" {
 }
 HCL
 } > "$G/w3/w3.chop.hcl"
-# the agent as bootstrap sends it (gzip, fastest level), for the upload floor
-gzip -1 -c "$CHOPPLAN" > "$G/agent.gz"
 
 # ---------- the sshd (stopped on exit unless it was already running)
 cleanup() {
@@ -178,7 +176,13 @@ chop "" "apply $G/w3"; for c in "${CASES[@]}"; do hf "W3.${c%%|*}" 5 1 "$RM" "${
 chop "-unchanged" "apply $G/w3"; for c in "${CASES[@]}"; do hf "W3.${c%%|*}" 5 1 "sync" "${c#*|} >/dev/null"; done
 # W0 first connect: the agent is uploaded (compressed) and cached
 hf W0.ssh-true-c25519-aesgcm 10 1 "" "$SSHF 127.0.0.1 true"
-hf W0.cat-agent-c25519-aesgcm 10 1 "" "cat $G/agent.gz | $SSHF 127.0.0.1 'cat > /home/bench/w3-agent.bin'"
+# the agent exactly as the bootstrap sends it (zstd where the host has it, as this one does):
+# the controller's cached copy, made by one first connect
+if [[ "W0.cat-agent" =~ $FILTER ]]; then
+  eval "$NOAGENT"; "$CHOPPLAN" $RUN4 >/dev/null 2>&1
+  cp "${XDG_CACHE_HOME:-$HOME/.cache}/chopplan/agent-$(sha256sum "$CHOPPLAN" | cut -d' ' -f1).zst" "$G/agent.zst"
+fi
+hf W0.cat-agent-c25519-aesgcm 10 1 "" "cat $G/agent.zst | $SSHF 127.0.0.1 'cat > /home/bench/w3-agent.bin'"
 chop "" "$RUN4"; for c in "${CASES[@]}"; do hf "W0.${c%%|*}" 10 1 "$NOAGENT" "${c#*|} >/dev/null"; done
 "$FL" w3-rm >/dev/null 2>&1
 

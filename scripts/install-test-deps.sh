@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the real components chopplan's integration tests run against
 # (OpenSSH server and client, sudo, a static busybox for Docker test images,
-# iproute2 for network namespaces), and hyperfine for the benchmarks.
+# iproute2 for network namespaces, zstd and gzip for the agent's upload),
+# and hyperfine for the benchmarks.
 #
 # Idempotent and silent when everything is present. When something is
 # missing and cannot be installed (not root, no apt-get, apt-get fails) it
@@ -9,7 +10,7 @@
 # component then skip, saying why, or fail under CHOPPLAN_INTEGRATION=require.
 set -u
 
-required="openssh-server openssh-client sudo busybox-static iproute2 passwd"
+required="openssh-server openssh-client sudo busybox-static iproute2 passwd zstd gzip"
 optional="hyperfine"
 
 missing() {

@@ -3,6 +3,7 @@ package tunnel_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -81,6 +82,50 @@ func TestBootstrapCachesAgent(t *testing.T) {
 	}
 	if temps, _ := filepath.Glob(filepath.Join(home, ".cache", "chopplan", ".agent-*")); len(temps) > 0 {
 		t.Fatalf("temporary files left behind: %v", temps)
+	}
+}
+
+// The agent travels in the best encoding the host can unpack: zstd, else
+// gzip, else as it is. Each host here has only the tools its encoding
+// needs, so sending another would fail the upload.
+func TestBootstrapEachEncoding(t *testing.T) {
+	testenv.Codecs(t)
+	base := []string{"sh", "uname", "mkdir", "chmod", "head", "mv", "rm", "mktemp", "sha256sum"}
+	for _, tc := range []struct {
+		name  string
+		tools []string
+	}{
+		{"zstd", []string{"zstd", "gzip"}},
+		{"gzip", []string{"gzip"}},
+		{"raw", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			bin := t.TempDir()
+			for _, tool := range append(base, tc.tools...) {
+				path, err := exec.LookPath(tool)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(path, filepath.Join(bin, tool)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			home := t.TempDir()
+			kind := tunnel.Exec(tc.name, []string{"env", "-i", "PATH=" + bin, "HOME=" + home, filepath.Join(bin, "sh")})
+			out := &tunneltest.SyncBuffer{}
+			tun := tunnel.New(kind, tunnel.Options{Output: out})
+			defer tun.Close()
+			if _, err := tun.Call(context.Background(), "ping", nil); err != nil {
+				t.Fatalf("%v; output: %s", err, out)
+			}
+			if files := agentFiles(t, home); len(files) != 1 {
+				t.Fatalf("cached agents after the upload: %v", files)
+			}
+			if strings.Contains(out.String(), "warning") {
+				t.Fatalf("unexpected warning: %s", out)
+			}
+		})
 	}
 }
 

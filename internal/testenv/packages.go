@@ -34,12 +34,24 @@ var (
 		commands:  []string{"useradd", "chpasswd"},
 		packages:  []string{"passwd"},
 	}
+	codecsRequirement = requirement{
+		component: "zstd and gzip",
+		commands:  []string{"zstd", "gzip"},
+		packages:  []string{"zstd", "gzip"},
+	}
 	netnsRequirement = requirement{
 		component: "network namespaces (iproute2)",
 		commands:  []string{"ip"},
 		packages:  []string{"iproute2"},
 	}
 )
+
+// Codecs ends the test through Unavailable unless zstd and gzip exist,
+// installing them when it can: the agent travels compressed by either.
+func Codecs(t testing.TB) {
+	t.Helper()
+	ensure(t, codecsRequirement)
+}
 
 // installed caches, per component, the outcome of ensure: a failed apt-get
 // is not retried by every test of the package.
