@@ -215,9 +215,13 @@ type Task struct {
 	exprs   taskExprs
 	unknown bool            // the builtin does not exist; arguments were not checked
 	reads   map[string]bool // addresses of the tasks whose results this one reads
-	// earlierReads names the earlier tasks of the list it reads as
-	// task.NAME; nil means every one (task is used as a whole).
-	earlierReads map[string]bool
+	// earlier are the earlier tasks of its list whose results its context
+	// holds: those it reads as task.NAME, or all of them when it uses
+	// task as a whole.
+	earlier []*Task
+	// refless: none of its expressions refers to anything (literals and
+	// function calls only), so the module's static context serves them.
+	refless bool
 	// unknownResult is the result before it is known (placeholder).
 	unknownResult cty.Value
 }

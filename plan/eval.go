@@ -63,15 +63,12 @@ func (c *Config) TaskEvalContext(t *Task, h HostEval) *hcl.EvalContext {
 }
 
 func (in *instance) taskCtx(t *Task, h HostEval, reads map[string]bool) *hcl.EvalContext {
+	if t.refless {
+		return in.vals.static // functions and nothing that changes: shared, never written
+	}
 	ctx := in.runtimeCtx(in.vals.static, h.Results, reads).NewChild()
-	earlier := map[string]cty.Value{}
-	for _, e := range t.List.Tasks {
-		if e == t {
-			break
-		}
-		if t.earlierReads != nil && !t.earlierReads[e.Name] {
-			continue // not read: building it would cost for nothing
-		}
+	earlier := make(map[string]cty.Value, len(t.earlier))
+	for _, e := range t.earlier { // only those read: the others would cost for nothing
 		v := cty.NilVal
 		if h.Host != nil {
 			if byHost, ok := h.Results[e.Addr]; ok {

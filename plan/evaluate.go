@@ -450,10 +450,13 @@ func (in *instance) evalList(list *TaskList) hcl.Diagnostics {
 	diags = append(diags, in.resolveDependsOn(list)...)
 	diags = append(diags, in.evalListArgs(list, ctx)...)
 	deps := map[string]bool{}
-	for _, t := range list.Tasks {
+	earlier := map[string]*Task{}
+	for i, t := range list.Tasks {
 		diags = append(diags, in.evalTaskMeta(t, ctx)...)
 		t.reads = in.taskReads(t)
-		t.earlierReads = earlierReads(t)
+		t.earlier = earlierRead(t, list.Tasks[:i:i], earlier)
+		t.refless = refless(t)
+		earlier[t.Name] = t
 		t.unknownResult = placeholder(t)
 		d, reads := in.checkTask(t)
 		diags = append(diags, d...)
@@ -674,10 +677,12 @@ func (in *instance) exprReads(ts []hcl.Traversal, seen map[string]bool) []*Task 
 	return out
 }
 
-// earlierReads is the set of names t reads as task.NAME, or nil when it
-// uses task in a way that could reach any of them (task[expr], task).
-func earlierReads(t *Task) map[string]bool {
-	names := map[string]bool{}
+// earlierRead is the earlier tasks (all, by name) whose results t reads
+// as task.NAME; all of them when it uses task in a way that could reach
+// any (task[expr], task).
+func earlierRead(t *Task, all []*Task, byName map[string]*Task) []*Task {
+	var out []*Task
+	seen := map[string]bool{}
 	for _, it := range taskExprsOf(t) {
 		for _, tr := range it.expr.Variables() {
 			if tr.RootName() != "task" {
@@ -685,12 +690,25 @@ func earlierReads(t *Task) map[string]bool {
 			}
 			name, _ := stepName(tr, 1)
 			if name == "" {
-				return nil
+				return all
 			}
-			names[name] = true
+			if e := byName[name]; e != nil && !seen[name] {
+				seen[name] = true
+				out = append(out, e)
+			}
 		}
 	}
-	return names
+	return out
+}
+
+// refless reports whether none of t's expressions refers to anything.
+func refless(t *Task) bool {
+	for _, it := range taskExprsOf(t) {
+		if len(it.expr.Variables()) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // taskReads is the set of task addresses whose results a task's
