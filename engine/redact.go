@@ -158,9 +158,8 @@ func (r *Redactor) Value(v cty.Value) cty.Value {
 	if v == cty.NilVal {
 		return cty.NilVal
 	}
-	v = plan.Redact(v)
-	v, _ = v.UnmarkDeep()
-	return r.maskText(v)
+	v, _ = r.maskText(plan.Redact(v)) // Redact leaves no mark at any depth
+	return v
 }
 
 // MaskValue is Value without a run's Redactor: sensitive parts and
@@ -170,58 +169,66 @@ func MaskValue(v cty.Value) cty.Value {
 	return r.Value(v)
 }
 
-// maskText rebuilds v with its strings passed through String and its
-// unknowns spelled out. A collection whose elements change type becomes a
-// tuple or an object, as in plan.Redact.
-func (r *Redactor) maskText(v cty.Value) cty.Value {
+// maskText returns v with its strings passed through String and its
+// unknowns spelled out, and whether that changed anything: an unchanged
+// value is v itself, not a copy. A collection whose elements change type
+// becomes a tuple or an object, as in plan.Redact.
+func (r *Redactor) maskText(v cty.Value) (cty.Value, bool) {
 	ty := v.Type()
 	switch {
 	case !v.IsKnown():
-		return cty.StringVal(KnownAfterApply)
+		return cty.StringVal(KnownAfterApply), true
 	case v.IsNull():
-		return v
+		return v, false
 	case ty == cty.String:
 		if s := v.AsString(); r.String(s) != s {
-			return cty.StringVal(r.String(s))
+			return cty.StringVal(r.String(s)), true
 		}
-		return v
+		return v, false
 	case ty.IsListType() || ty.IsSetType() || ty.IsTupleType():
 		if v.LengthInt() == 0 {
-			return v
+			return v, false
 		}
 		elems := make([]cty.Value, 0, v.LengthInt())
-		same := true
+		changed, same := false, true
 		for it := v.ElementIterator(); it.Next(); {
 			_, ev := it.Element()
-			m := r.maskText(ev)
-			same = same && m.Type().Equals(ev.Type())
+			m, c := r.maskText(ev)
+			changed = changed || c
+			same = same && (!c || m.Type().Equals(ev.Type()))
 			elems = append(elems, m)
 		}
 		switch {
+		case !changed:
+			return v, false
 		case same && ty.IsListType():
-			return cty.ListVal(elems)
+			return cty.ListVal(elems), true
 		case same && ty.IsSetType():
-			return cty.SetVal(elems)
+			return cty.SetVal(elems), true
 		}
-		return cty.TupleVal(elems)
+		return cty.TupleVal(elems), true
 	case ty.IsMapType() || ty.IsObjectType():
 		if v.LengthInt() == 0 {
-			return v
+			return v, false
 		}
 		attrs := make(map[string]cty.Value, v.LengthInt())
-		same := true
+		changed, same := false, true
 		for it := v.ElementIterator(); it.Next(); {
 			k, ev := it.Element()
-			m := r.maskText(ev)
-			same = same && m.Type().Equals(ev.Type())
+			m, c := r.maskText(ev)
+			changed = changed || c
+			same = same && (!c || m.Type().Equals(ev.Type()))
 			attrs[k.AsString()] = m
 		}
-		if same && ty.IsMapType() {
-			return cty.MapVal(attrs)
+		switch {
+		case !changed:
+			return v, false
+		case same && ty.IsMapType():
+			return cty.MapVal(attrs), true
 		}
-		return cty.ObjectVal(attrs)
+		return cty.ObjectVal(attrs), true
 	}
-	return v
+	return v, false
 }
 
 // valueJSON is the JSON of a value already masked by Value, or nil for
