@@ -5,6 +5,8 @@
 # drifts over minutes drifts for all of them alike; medians are printed.
 #
 # usage: scripts/bench-apply.sh [ROUNDS] [N]     (needs `make build`)
+# env:   CHOPPLAN_BIN   the binary measured (default dist/chopplan)
+#        CHOPPLAN_BASE  a second binary measured in the same rounds (before/after)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${CHOPPLAN_BIN:-$ROOT/dist/chopplan}
@@ -22,6 +24,10 @@ trap 'rm -rf "$dir"' EXIT
 
 cmds=("sh -c 'for i in \$(seq $N); do /bin/true; done'" "$BIN apply $dir" "$BIN plan $dir")
 names=(shell apply plan)
+if [ -n "${CHOPPLAN_BASE:-}" ]; then
+	cmds+=("$CHOPPLAN_BASE apply $dir")
+	names+=(base)
+fi
 declare -A times
 for ((r = 0; r < ROUNDS; r++)); do
 	for k in "${!cmds[@]}"; do
@@ -39,3 +45,6 @@ for k in "${!cmds[@]}"; do
 done
 awk -v s="${med[0]}" -v a="${med[1]}" -v p="${med[2]}" 'BEGIN {
 	printf "apply = %.2f x the shell loop (goal <= 2); plan = %.2f x apply (goal: adds < 20 %%, <= 1.2)\n", a / s, p / a }'
+if [ -n "${CHOPPLAN_BASE:-}" ]; then
+	awk -v s="${med[0]}" -v b="${med[3]}" 'BEGIN { printf "base apply = %.2f x the shell loop\n", b / s }'
+fi
