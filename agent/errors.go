@@ -14,6 +14,7 @@ const (
 	KindUnknownFunction = "unknown_function" // no function of that name on the agent
 	KindBadArguments    = "bad_arguments"    // the arguments did not fit the function
 	KindPanic           = "panic"            // the function panicked; Detail has the stack
+	KindMismatch        = "mismatch"         // data received does not match the sender's sha256
 )
 
 // RemoteError is a call that failed on the target. Its fields came from the

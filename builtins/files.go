@@ -304,7 +304,7 @@ func put(cc agent.CallContext, args cty.Value) (cty.Value, error) {
 	case sink.left > 0 || len(sink.trailer) != sha256.Size:
 		return cty.NilVal, fmt.Errorf("put %s: the stream ended after %d of %d bytes, without its checksum; the old file is untouched", dest, size-sink.left, size)
 	case !bytes.Equal(sum, sink.trailer):
-		return cty.NilVal, fmt.Errorf("put %s: content corrupted in transit (sha256 %x, sender's %x); the old file is untouched", dest, sum, sink.trailer)
+		return cty.NilVal, agent.Fail(agent.KindMismatch, cty.NilVal, "put %s: content corrupted in transit (sha256 %x, sender's %x); the old file is untouched", dest, sum, sink.trailer)
 	}
 	if err := setFileAttrs(f.File, fs.FileMode(mode), uid, gid); err != nil {
 		return cty.NilVal, err

@@ -208,6 +208,39 @@ func localSum(ctx context.Context, f *os.File, fi os.FileInfo, kind sumKind) str
 	}
 }
 
+// rememberedSum is fi's sum of kind when it is known already, else "".
+func rememberedSum(fi os.FileInfo, kind sumKind) string {
+	loadedSums.Do(loadSums)
+	k, ok := keyOf(fi, kind)
+	if !ok {
+		return ""
+	}
+	sumsMu.Lock()
+	e := sums[k]
+	sumsMu.Unlock()
+	if e == nil {
+		return ""
+	}
+	select {
+	case <-e.done:
+		return e.sum
+	default:
+		return ""
+	}
+}
+
+// forgetSums drops what is remembered of fi, in memory; a sum worked out
+// afresh and stored again supersedes the file's line on disk.
+func forgetSums(fi os.FileInfo) {
+	sumsMu.Lock()
+	defer sumsMu.Unlock()
+	for _, kind := range []sumKind{plainSum, treeSum} {
+		if k, ok := keyOf(fi, kind); ok {
+			delete(sums, k)
+		}
+	}
+}
+
 // rememberSum records a sum worked out elsewhere (a put computes the
 // sha256 of what it sends) for the file fi described before it was read.
 func rememberSum(fi os.FileInfo, kind sumKind, sum string) {

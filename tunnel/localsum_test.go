@@ -1,7 +1,11 @@
 package tunnel
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,4 +112,44 @@ func TestLocalSumGivenUpWhenNobodyWaits(t *testing.T) {
 		t.Fatal("the first waiter leaving stopped a hash another waits for")
 	}
 	leave(e2)
+}
+
+// A put of a source whose sha256 is remembered sends the remembered sum
+// without hashing again; should that sum be wrong (a rewrite that left
+// the file's timestamps as they were), the target refuses the content,
+// and the put forgets the sum and succeeds by hashing as it sends.
+func TestPutWithAWrongRememberedSum(t *testing.T) {
+	dir := t.TempDir()
+	defer func(old string) { localSumsFile = old }(localSumsFile)
+	localSumsFile = filepath.Join(dir, "local-sums")
+	src, dest := filepath.Join(dir, "src"), filepath.Join(dir, "dest")
+	content := []byte(strings.Repeat("the content\n", 1000))
+	os.WriteFile(src, content, 0o644)
+	fi, _ := os.Stat(src)
+	wrong := sha256.Sum256([]byte("other content"))
+	rememberSum(fi, plainSum, hex.EncodeToString(wrong[:]))
+
+	tun := New(Local("local"), Options{Output: io.Discard})
+	defer tun.Close()
+	res, err := tun.Put(context.Background(), src, dest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	right := sha256.Sum256(content)
+	if got, _ := os.ReadFile(dest); !bytes.Equal(got, content) {
+		t.Fatalf("dest holds %d bytes, want the source's %d", len(got), len(content))
+	}
+	if res.SHA256 != hex.EncodeToString(right[:]) {
+		t.Fatalf("result sha256 %s, want %x", res.SHA256, right)
+	}
+	if got := rememberedSum(fi, plainSum); got != hex.EncodeToString(right[:]) {
+		t.Fatalf("remembered sum after the put: %q, want %x", got, right)
+	}
+	// The right sum now serves the next put, which sends without hashing.
+	if _, err := tun.Put(context.Background(), src, dest+"2", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(dest + "2"); !bytes.Equal(got, content) {
+		t.Fatal("the second put's copy differs")
+	}
 }

@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -109,8 +110,26 @@ func (t *Tunnel) Put(ctx context.Context, localPath, remotePath string, opts *Pu
 	if opts.Check {
 		return PutResult{RemotePath: remotePath, Size: size, Changed: true}, nil
 	}
+	// A source whose sha256 is remembered (an earlier put of the same
+	// file) is not hashed again as it is sent: the target checks what it
+	// receives against the remembered sum, which a change to the file
+	// since would fail. Should a remembered sum be wrong (a file system
+	// whose timestamps missed a rewrite), it is forgotten and the put
+	// made again, hashing as it sends.
 	body := &putBody{f: f, size: size, progress: opts.Progress}
+	if known, err := hex.DecodeString(rememberedSum(fi, plainSum)); err == nil && len(known) == sha256.Size {
+		body.known = known
+	}
 	v, err := t.CallWith(ctx, "put", args, &agent.CallOptions{In: body})
+	var remote *agent.RemoteError
+	if body.known != nil && errors.As(err, &remote) && remote.Kind == agent.KindMismatch {
+		forgetSums(fi)
+		if _, serr := f.Seek(0, io.SeekStart); serr != nil {
+			return PutResult{}, serr
+		}
+		body = &putBody{f: f, size: size, progress: opts.Progress}
+		v, err = t.CallWith(ctx, "put", args, &agent.CallOptions{In: body})
+	}
 	if err != nil {
 		return PutResult{}, err
 	}
@@ -164,6 +183,7 @@ type putBody struct {
 	f        io.Reader
 	size     int64
 	progress func(done, total int64)
+	known    []byte // the content's sha256, when known before it is read
 	sum      []byte
 }
 
@@ -174,10 +194,15 @@ func (b *putBody) Read([]byte) (int, error) {
 // WriteTo sends the content in pooled chunks (which the Hasher holds
 // until it is done with them), then the trailer.
 func (b *putBody) WriteTo(w io.Writer) (int64, error) {
-	h := hashpipe.New()
+	var h *hashpipe.Hasher
+	if b.known == nil {
+		h = hashpipe.New()
+	}
 	var n int64
 	err := hashpipe.Chunks(b.f, func(c *chunk.Chunk) error {
-		h.Write(c, c.B)
+		if h != nil {
+			h.Write(c, c.B)
+		}
 		k, err := w.Write(c.B)
 		n += int64(k)
 		if b.progress != nil {
@@ -185,11 +210,16 @@ func (b *putBody) WriteTo(w io.Writer) (int64, error) {
 		}
 		return err
 	})
-	if err != nil {
+	if h == nil {
+		b.sum = b.known
+	} else if err != nil {
 		h.Abandon()
+	} else {
+		b.sum = h.Sum()
+	}
+	if err != nil {
 		return n, err
 	}
-	b.sum = h.Sum()
 	k, err := w.Write(b.sum)
 	return n + int64(k), err
 }
