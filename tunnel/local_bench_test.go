@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -252,4 +254,66 @@ func BenchmarkLocalExecTrue(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// echoEnv makes the test binary copy stdin to stdout a byte at a time:
+// the other end of BenchmarkPipeFloor.
+const echoEnv = "CHOPPLAN_TEST_ECHO"
+
+func echo() {
+	b := make([]byte, 1)
+	for {
+		if _, err := os.Stdin.Read(b); err != nil {
+			return
+		}
+		os.Stdout.Write(b)
+	}
+}
+
+// BenchmarkPipeFloor is the floor under BenchmarkLocalRoundTrip: a byte
+// sent to another Go process over a pipe and back, with no protocol at
+// all. It reports the median back to back, and after both processes have
+// been idle for 100 µs and for 1 ms, as they are while a command runs (on
+// a VM an idle CPU can be slow to wake).
+func BenchmarkPipeFloor(b *testing.B) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), echoEnv+"=1")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer in.Close()
+	one := []byte{1}
+	median := func(n int, idle time.Duration) float64 {
+		ds := make([]time.Duration, n)
+		for i := range ds {
+			if idle > 0 {
+				time.Sleep(idle)
+			}
+			start := time.Now()
+			if _, err := in.Write(one); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.ReadFull(out, one); err != nil {
+				b.Fatal(err)
+			}
+			ds[i] = time.Since(start)
+		}
+		slices.Sort(ds)
+		return float64(ds[n/2].Nanoseconds()) / 1000
+	}
+	b.ResetTimer()
+	hot := median(max(b.N, 100), 0)
+	b.StopTimer()
+	b.ReportMetric(hot, "median-µs")
+	b.ReportMetric(median(500, 100*time.Microsecond), "after-100µs-idle-median-µs")
+	b.ReportMetric(median(500, time.Millisecond), "after-1ms-idle-median-µs")
 }
