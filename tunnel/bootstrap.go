@@ -74,7 +74,8 @@ fi
 os=${u% *} arch=${u##* }
 tmp=
 d=${HOME:-}/.cache/chopplan
-if [ -z "${HOME:-}" ] || ! mkdir -p "$d" 2>/dev/null || ! chmod 700 "$d" 2>/dev/null || ! [ -w "$d" ] || ! [ -x "$d" ]; then
+private() { if [ -d "$1" ]; then chmod 700 "$1"; else mkdir -p -m 700 "$1"; fi; }
+if [ -z "${HOME:-}" ] || ! private "$d" 2>/dev/null || ! [ -w "$d" ] || ! [ -x "$d" ]; then
 	d=$(mktemp -d "${TMPDIR:-/tmp}/chopplan.XXXXXXXX" 2>/dev/null) || die "no writable directory for the agent: \$HOME/.cache/chopplan is not writable and mktemp -d failed"
 	tmp=$d
 	echo "chopplan: \$HOME/.cache/chopplan is not writable; using $d for this run (the agent is not cached)" >&2

@@ -129,6 +129,28 @@ func TestBootstrapEachEncoding(t *testing.T) {
 	}
 }
 
+// A cache directory that exists already is made private (0700) too.
+func TestBootstrapMakesExistingCacheDirPrivate(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	dir := filepath.Join(home, ".cache", "chopplan")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	tun := tunnel.New(tunnel.Exec("existing", []string{"env", "HOME=" + home, "sh"}), tunnel.Options{Output: &tunneltest.SyncBuffer{}})
+	defer tun.Close()
+	if err := tun.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("cache directory %v, %v: want 0700", fi.Mode(), err)
+	}
+	if len(agentFiles(t, home)) != 1 {
+		t.Fatal("no agent cached")
+	}
+}
+
 func mapsEqual(a, b map[string]uint64) bool {
 	if len(a) != len(b) {
 		return false
