@@ -95,3 +95,32 @@ func FuzzDecodeValue(f *testing.F) {
 		}
 	})
 }
+
+// The JSON of recently encoded types is kept: types that differ only in
+// an attribute's type, an element count or an optional attribute, more of
+// them than are kept, each encode as themselves, every time.
+func TestEncodedTypesAreNotConfused(t *testing.T) {
+	var vals []cty.Value
+	for i := range 12 {
+		elems := make([]cty.Value, i+1)
+		for k := range elems {
+			elems[k] = cty.StringVal("x")
+		}
+		vals = append(vals,
+			cty.ObjectVal(map[string]cty.Value{"a": cty.NumberIntVal(int64(i)), "b": cty.TupleVal(elems)}),
+			cty.ObjectVal(map[string]cty.Value{"a": cty.StringVal("s"), "b": cty.TupleVal(elems)}),
+		)
+	}
+	for round := range 3 {
+		for _, v := range vals {
+			b, err := EncodeValue(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := DecodeValue(b)
+			if err != nil || !got.RawEquals(v) {
+				t.Fatalf("round %d: %#v came back as %#v (%v)", round, v, got, err)
+			}
+		}
+	}
+}

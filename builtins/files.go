@@ -273,7 +273,11 @@ func put(cc agent.CallContext, args cty.Value) (cty.Value, error) {
 		}
 		return transferResult(dest, size, "", mode, true), nil
 	}
+	if cc.Check() {
+		return transferResult(dest, size, "", mode, true), nil // no dest: no temp file made either
+	}
 	var f *atomicfile.File
+	placeholder := "" // a new temp file's name, reserved here: removed unless the put succeeds
 	if dest == "" {
 		tmp, err := os.CreateTemp("", "chopplan-put-*")
 		if err != nil {
@@ -281,10 +285,14 @@ func put(cc agent.CallContext, args cty.Value) (cty.Value, error) {
 		}
 		dest = tmp.Name()
 		tmp.Close()
+		placeholder = dest
 	}
-	if cc.Check() {
-		return transferResult(dest, size, "", mode, true), nil
-	}
+	installed := false
+	defer func() {
+		if !installed && placeholder != "" {
+			os.Remove(placeholder)
+		}
+	}()
 	dest, err = filepath.Abs(dest)
 	if err != nil {
 		return cty.NilVal, err
@@ -312,6 +320,7 @@ func put(cc agent.CallContext, args cty.Value) (cty.Value, error) {
 	if err := f.Commit(); err != nil {
 		return cty.NilVal, fmt.Errorf("put %s: %w", dest, err)
 	}
+	installed = true
 	return transferResult(dest, size, hex.EncodeToString(sum), mode, true), nil
 }
 

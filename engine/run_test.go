@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/chopplan/chopplan/engine"
 	"github.com/chopplan/chopplan/internal/testenv"
 	"github.com/chopplan/chopplan/plan"
@@ -234,6 +236,43 @@ output "each" {
 	out := res.Outputs["each"]
 	if out.GetAttr("p").AsString() != "p-3" || out.GetAttr("q").AsString() != "q-3" {
 		t.Fatalf("outputs = %#v", out)
+	}
+}
+
+// Tasks read the earlier results they name, however many and in whatever
+// order; a task that refers to nothing (literals and functions only) runs
+// in the module's static context.
+func TestEarlierResultsReadByName(t *testing.T) {
+	cfg, _ := loadPlan(t, `
+tunnel "local" "me" {}
+tasks "a" {
+  on = tunnel.local.me
+  task "exec" "first" {
+    command = ["echo", upper("one")]
+  }
+  task "exec" "second" {
+    command = ["echo", "two"]
+  }
+  task "exec" "one" {
+    command = ["echo", trimspace(task.first.stdout)]
+  }
+  task "exec" "both" {
+    command = ["echo", "${trimspace(task.second.stdout)}+${trimspace(task.first.stdout)}"]
+  }
+}
+output "got" {
+  value = [for r in [tasks.a.first, tasks.a.one, tasks.a.both] : trimspace(r["me"].stdout)]
+}
+`)
+	res, ev := apply(t, cfg, engine.Options{})
+	if res.Failed() {
+		t.Fatalf("failed: %+v", ev.all)
+	}
+	got := res.Outputs["got"]
+	for i, want := range []string{"ONE", "ONE", "two+ONE"} {
+		if v := got.Index(cty.NumberIntVal(int64(i))).AsString(); v != want {
+			t.Fatalf("result %d: %q, want %q", i, v, want)
+		}
 	}
 }
 

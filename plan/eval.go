@@ -57,14 +57,16 @@ func (h HostEval) hostValue() cty.Value {
 //	each.key, each.value (with for_each) and self (in until, changed_when)
 //
 // Results of sensitive tasks are marked Sensitive. What is not known yet is
-// unknown, and an expression over it evaluates to unknown.
+// unknown, and an expression over it evaluates to unknown. A task whose
+// expressions refer to nothing (literals and function calls only) gets
+// just the functions and the module's values: it needs nothing else.
 func (c *Config) TaskEvalContext(t *Task, h HostEval) *hcl.EvalContext {
 	return t.List.inst.taskCtx(t, h, t.reads)
 }
 
 func (in *instance) taskCtx(t *Task, h HostEval, reads map[string]bool) *hcl.EvalContext {
 	if t.refless {
-		return in.vals.static // functions and nothing that changes: shared, never written
+		return in.vals.static.NewChild() // a child: a caller writing to it leaves the shared one alone
 	}
 	ctx := in.runtimeCtx(in.vals.static, h.Results, reads).NewChild()
 	earlier := make(map[string]cty.Value, len(t.earlier))

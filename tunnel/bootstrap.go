@@ -58,8 +58,10 @@ const bootstrapMarker = "chopplan-bootstrap"
 // else gzip'd, else as it is. The sha256 tool is whichever the host has,
 // openssl first: it uses the CPU's SHA instructions and hashes the agent
 // in a third of the time coreutils' sha256sum takes. With none, the
-// codec's own check (zstd's and gzip's checksums and lengths) still
-// catches a damaged upload, and a warning says so.
+// codec's own check (zstd's and gzip's checksums and lengths; a raw
+// upload's length) still catches a damaged upload, and a warning says so.
+// A decompressor that fails, or a raw upload cut short, ends the script
+// with an error and leaves nothing installed.
 const bootstrapScript = `{
 m=` + bootstrapMarker + `
 say() { printf '%s %s\n' "$m" "$*"; }
@@ -105,11 +107,11 @@ if [ -z "$a" ]; then
 			case $z in
 			zst) head -c "$size" | zstd -dcq >"$t" ;;
 			gz) head -c "$size" | gzip -dc >"$t" ;;
-			*) head -c "$size" >"$t" ;;
-			esac
+			*) head -c "$size" >"$t" && n=$(wc -c <"$t") && [ $n -eq "$size" ] ;;
+			esac || { rm -f "$t"; die "the agent upload arrived damaged or cut short ($z)"; }
 			set -- $(sum "$t")
 			if [ "$1" = none ]; then
-				echo "chopplan: warning: no sha256 tool (sha256sum, shasum, sha256, openssl) on this host; the agent upload was checked by $z only" >&2
+				echo "chopplan: warning: no sha256 tool (sha256sum, shasum, sha256, openssl) on this host; the agent upload was checked only by its length and, when compressed, the codec's checksum" >&2
 			elif [ "$1" != "$sha" ]; then
 				rm -f "$t"; die "the uploaded agent's sha256 is $1, expected $sha"
 			fi
@@ -204,6 +206,14 @@ func bootstrap(ctx context.Context, host string, w io.Writer, r *bufio.Reader, e
 	fail := func(reason, fix string) (bootstrapResult, error) {
 		return res, &AgentStartError{Host: host, Reason: reason, Fix: fix}
 	}
+	// An upload the script stopped reading (its decompressor failed) ends
+	// in a broken pipe; the script's own last word says why.
+	uploadFailed := func(err error) (bootstrapResult, error) {
+		if line, rerr := readBootstrapLine(r, env.Stderr); rerr == nil && strings.HasPrefix(line, "error") {
+			return fail(strings.TrimSpace(strings.TrimPrefix(line, "error")), "")
+		}
+		return res, fmt.Errorf("tunnel: uploading the agent to %s: %w", host, err)
+	}
 	var bin *AgentBinary
 	enc := "gz"
 	for {
@@ -244,7 +254,7 @@ func bootstrap(ctx context.Context, host string, w io.Writer, r *bufio.Reader, e
 			if f[3] == bin.SHA256 {
 				// The script looked for this one already: send it.
 				if err := upload(w, bin, enc); err != nil {
-					return res, fmt.Errorf("tunnel: uploading the agent to %s: %w", host, err)
+					return uploadFailed(err)
 				}
 				res.Uploaded = true
 				continue
@@ -257,7 +267,7 @@ func bootstrap(ctx context.Context, host string, w io.Writer, r *bufio.Reader, e
 				return fail("malformed reply from the bootstrap script: "+strconv.Quote(line), "")
 			}
 			if err := upload(w, bin, enc); err != nil {
-				return res, fmt.Errorf("tunnel: uploading the agent to %s: %w", host, err)
+				return uploadFailed(err)
 			}
 			res.Uploaded = true
 		default:

@@ -87,34 +87,23 @@ func TestBootstrapCachesAgent(t *testing.T) {
 
 // The agent travels in the best encoding the host can unpack: zstd, else
 // gzip, else as it is. Each host here has only the tools its encoding
-// needs, so sending another would fail the upload.
+// needs, each codec wrapped to leave a mark when it runs, so the test sees
+// which one unpacked the agent (and a wrong encoding fails to unpack).
 func TestBootstrapEachEncoding(t *testing.T) {
 	testenv.Codecs(t)
-	base := []string{"sh", "uname", "mkdir", "chmod", "head", "mv", "rm", "mktemp", "sha256sum"}
 	for _, tc := range []struct {
-		name  string
-		tools []string
+		name, codec string // codec: the only decompressor on the host, "" for none
 	}{
-		{"zstd", []string{"zstd", "gzip"}},
-		{"gzip", []string{"gzip"}},
-		{"raw", nil},
+		{"zstd", "zstd"},
+		{"gzip", "gzip"},
+		{"raw", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			bin := t.TempDir()
-			for _, tool := range append(base, tc.tools...) {
-				path, err := exec.LookPath(tool)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := os.Symlink(path, filepath.Join(bin, tool)); err != nil {
-					t.Fatal(err)
-				}
-			}
+			bin, marks := bootstrapTools(t, tc.codec, "")
 			home := t.TempDir()
-			kind := tunnel.Exec(tc.name, []string{"env", "-i", "PATH=" + bin, "HOME=" + home, filepath.Join(bin, "sh")})
 			out := &tunneltest.SyncBuffer{}
-			tun := tunnel.New(kind, tunnel.Options{Output: out})
+			tun := tunnel.New(tunnel.Exec(tc.name, []string{"env", "-i", "PATH=" + bin, "HOME=" + home, filepath.Join(bin, "sh")}), tunnel.Options{Output: out})
 			defer tun.Close()
 			if _, err := tun.Call(context.Background(), "ping", nil); err != nil {
 				t.Fatalf("%v; output: %s", err, out)
@@ -122,11 +111,70 @@ func TestBootstrapEachEncoding(t *testing.T) {
 			if files := agentFiles(t, home); len(files) != 1 {
 				t.Fatalf("cached agents after the upload: %v", files)
 			}
+			used, _ := os.ReadDir(marks)
+			if tc.codec == "" && len(used) != 0 || tc.codec != "" && (len(used) != 1 || used[0].Name() != tc.codec) {
+				t.Fatalf("decompressors run: %v, want %q", used, tc.codec)
+			}
 			if strings.Contains(out.String(), "warning") {
 				t.Fatalf("unexpected warning: %s", out)
 			}
 		})
 	}
+}
+
+// A decompressor that fails (a damaged upload) ends the bootstrap with an
+// error that says so, and nothing is installed.
+func TestBootstrapDamagedUpload(t *testing.T) {
+	t.Parallel()
+	testenv.Codecs(t)
+	cat, err := exec.LookPath("cat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, _ := bootstrapTools(t, "zstd", cat+" >/dev/null; exit 1") // reads it all, then fails
+	home := t.TempDir()
+	tun := tunnel.New(tunnel.Exec("damaged", []string{"env", "-i", "PATH=" + bin, "HOME=" + home, filepath.Join(bin, "sh")}), tunnel.Options{Output: &tunneltest.SyncBuffer{}})
+	defer tun.Close()
+	err = tun.Connect(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "damaged or cut short") {
+		t.Fatalf("connect: %v, want an error about a damaged upload", err)
+	}
+	left, _ := filepath.Glob(filepath.Join(home, ".cache", "chopplan", "*agent-*"))
+	if len(left) != 0 {
+		t.Fatalf("installed or left behind: %v", left)
+	}
+}
+
+// bootstrapTools makes a directory holding the commands the bootstrap
+// needs and, when codec is set, that decompressor wrapped to leave a file
+// named after it in marks when it runs; body, when set, replaces the
+// wrapper's call of the real one.
+func bootstrapTools(t *testing.T, codec, body string) (bin, marks string) {
+	t.Helper()
+	bin, marks = t.TempDir(), t.TempDir()
+	for _, tool := range []string{"sh", "uname", "mkdir", "chmod", "head", "mv", "rm", "mktemp", "wc", "sha256sum"} {
+		path, err := exec.LookPath(tool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(path, filepath.Join(bin, tool)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if codec != "" {
+		real, err := exec.LookPath(codec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body == "" {
+			body = `exec "` + real + `" "$@"`
+		}
+		script := "#!" + filepath.Join(bin, "sh") + "\n: >\"" + filepath.Join(marks, codec) + "\"\n" + body + "\n"
+		if err := os.WriteFile(filepath.Join(bin, codec), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return bin, marks
 }
 
 // A cache directory that exists already is made private (0700) too.

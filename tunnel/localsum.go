@@ -51,6 +51,8 @@ type sumEntry struct {
 	waiters int
 	keep    bool
 	stop    context.CancelFunc
+	key     sumKey
+	keyed   bool // key is set: the entry is in sums under it until given up
 }
 
 // maxSums bounds the sums remembered; past it they are forgotten.
@@ -105,7 +107,7 @@ func sumFor(fi os.FileInfo, kind sumKind, keep bool) (*sumEntry, bool) {
 	e := sums[k]
 	start := !ok || e == nil
 	if start {
-		e = &sumEntry{done: make(chan struct{})}
+		e = &sumEntry{done: make(chan struct{}), key: k, keyed: ok}
 		if ok {
 			if len(sums) >= maxSums {
 				sums = map[sumKey]*sumEntry{}
@@ -120,13 +122,24 @@ func sumFor(fi os.FileInfo, kind sumKind, keep bool) (*sumEntry, bool) {
 	return e, start
 }
 
-// leave ends a wait on e; a hash nobody waits for any more stops.
+// leave ends a wait on e. A hash nobody waits for any more stops, and
+// leaves sums at once: whoever asks next starts a new one rather than
+// joining one that will end with no sum.
 func leave(e *sumEntry) {
 	sumsMu.Lock()
 	defer sumsMu.Unlock()
 	e.waiters--
-	if e.waiters == 0 && !e.keep && e.stop != nil {
-		e.stop()
+	if e.waiters > 0 || e.keep || e.stop == nil {
+		return
+	}
+	select {
+	case <-e.done:
+		return // finished: its sum stays
+	default:
+	}
+	e.stop()
+	if e.keyed && sums[e.key] == e {
+		delete(sums, e.key)
 	}
 }
 
@@ -229,14 +242,15 @@ func rememberedSum(fi os.FileInfo, kind sumKind) string {
 	}
 }
 
-// forgetSums drops what is remembered of fi, in memory; a sum worked out
-// afresh and stored again supersedes the file's line on disk.
+// forgetSums drops what is remembered of fi, in memory and on disk (a
+// line with no sum supersedes the file's earlier lines).
 func forgetSums(fi os.FileInfo) {
-	sumsMu.Lock()
-	defer sumsMu.Unlock()
 	for _, kind := range []sumKind{plainSum, treeSum} {
 		if k, ok := keyOf(fi, kind); ok {
+			sumsMu.Lock()
 			delete(sums, k)
+			sumsMu.Unlock()
+			storeSum(k, "")
 		}
 	}
 }
@@ -318,11 +332,16 @@ func loadSums() {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		var s storedSum
-		if json.Unmarshal(sc.Bytes(), &s) != nil || s.Sum == "" || s.Kind > treeSum {
+		if json.Unmarshal(sc.Bytes(), &s) != nil || s.Kind > treeSum {
 			continue
 		}
 		lines++
-		loaded[sumKey{dev: s.Dev, ino: s.Ino, size: s.Size, mtime: s.Mtime, ctime: s.Ctime, kind: s.Kind}] = s.Sum
+		k := sumKey{dev: s.Dev, ino: s.Ino, size: s.Size, mtime: s.Mtime, ctime: s.Ctime, kind: s.Kind}
+		if s.Sum == "" {
+			delete(loaded, k) // forgotten (forgetSums)
+			continue
+		}
+		loaded[k] = s.Sum
 	}
 	sumsMu.Lock()
 	for k, sum := range loaded {
@@ -358,7 +377,8 @@ func storedOf(k sumKey, sum string) storedSum {
 	return storedSum{Dev: k.dev, Ino: k.ino, Size: k.size, Mtime: k.mtime, Ctime: k.ctime, Kind: k.kind, Sum: sum}
 }
 
-// storeSum appends a sum to localSumsFile; losing it costs only a hash.
+// storeSum appends a sum to localSumsFile, or with sum "" a line that
+// forgets the file's earlier ones; losing it costs only a hash.
 func storeSum(k sumKey, sum string) {
 	if localSumsFile == "" {
 		return

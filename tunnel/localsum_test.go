@@ -95,8 +95,10 @@ func TestLocalSumGivenUpWhenNobodyWaits(t *testing.T) {
 	}
 
 	// Two waiters: the first leaving does not stop the second's hash,
-	// even once the first's handle is closed.
-	os.WriteFile(src, []byte(strings.Repeat("z", 3<<20)), 0o644)
+	// even once the first's handle is closed (16 blocks: a hash stopped
+	// or cut short would not get through them).
+	os.WriteFile(src, []byte("z"), 0o644)
+	os.Truncate(src, 128<<20)
 	g, _ := os.Open(src)
 	fi, _ = g.Stat()
 	e, _ = sumFor(fi, treeSum, false)
@@ -112,6 +114,50 @@ func TestLocalSumGivenUpWhenNobodyWaits(t *testing.T) {
 		t.Fatal("the first waiter leaving stopped a hash another waits for")
 	}
 	leave(e2)
+}
+
+// Whoever asks for a sum right after a hash was given up gets a new hash,
+// not the given-up one's empty result.
+func TestLocalSumAfterAGivenUpHash(t *testing.T) {
+	dir := t.TempDir()
+	defer func(old string) { localSumsFile = old }(localSumsFile)
+	localSumsFile = filepath.Join(dir, "local-sums")
+	f, err := os.Create(filepath.Join(dir, "src"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.Truncate(256 << 20) // sparse: 32 blocks, far longer to hash than to give up
+	fi, _ := f.Stat()
+	e, _ := sumFor(fi, treeSum, false)
+	startHash(e, f, fi, treeSum)
+	leave(e)
+	if got := localSum(context.Background(), f, fi, treeSum); got == "" {
+		t.Fatal("a sum asked for after a hash was given up came back empty")
+	}
+	<-e.done
+}
+
+// Forgotten sums stay forgotten in the next run.
+func TestForgottenSumsStayForgotten(t *testing.T) {
+	dir := t.TempDir()
+	defer func(old string) { localSumsFile = old }(localSumsFile)
+	localSumsFile = filepath.Join(dir, "local-sums")
+	src := filepath.Join(dir, "src")
+	os.WriteFile(src, []byte("content"), 0o644)
+	fi, _ := os.Stat(src)
+	rememberSum(fi, plainSum, strings.Repeat("a", 64))
+	rememberSum(fi, treeSum, strings.Repeat("b", 64))
+	forgetSums(fi)
+	sumsMu.Lock()
+	sums = map[sumKey]*sumEntry{}
+	sumsMu.Unlock()
+	loadSums()
+	for _, kind := range []sumKind{plainSum, treeSum} {
+		if got := rememberedSum(fi, kind); got != "" {
+			t.Fatalf("kind %d: %q remembered after forgetSums and a reload", kind, got)
+		}
+	}
 }
 
 // A put of a source whose sha256 is remembered sends the remembered sum
@@ -145,6 +191,28 @@ func TestPutWithAWrongRememberedSum(t *testing.T) {
 	if got := rememberedSum(fi, plainSum); got != hex.EncodeToString(right[:]) {
 		t.Fatalf("remembered sum after the put: %q, want %x", got, right)
 	}
+	// A put to no destination whose first attempt is refused leaves no
+	// temp file behind; one in check mode makes none.
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	tun2 := New(Local("local2"), Options{Output: io.Discard})
+	defer tun2.Close()
+	forgetSums(fi)
+	rememberSum(fi, plainSum, hex.EncodeToString(wrong[:]))
+	if _, err := tun2.Put(context.Background(), src, "", &PutOptions{Check: true}); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(tmp, "chopplan-put-*")); len(left) != 0 {
+		t.Fatalf("a put in check mode made %v", left)
+	}
+	r, err := tun2.Put(context.Background(), src, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(tmp, "chopplan-put-*")); len(left) != 1 || left[0] != r.RemotePath {
+		t.Fatalf("temp files after a refused and a good attempt: %v (the put's: %s)", left, r.RemotePath)
+	}
+
 	// The right sum now serves the next put, which sends without hashing.
 	if _, err := tun.Put(context.Background(), src, dest+"2", nil); err != nil {
 		t.Fatal(err)
