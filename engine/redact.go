@@ -114,7 +114,7 @@ func secretParts(s string) []string {
 // collectSecrets appends the sensitive strings of v; inside says an
 // enclosing value was marked.
 func collectSecrets(v cty.Value, inside bool, found *[]string) {
-	if !inside && !v.ContainsMarked() {
+	if !inside && !plan.Marked(v) {
 		return
 	}
 	marked := v.HasMark(plan.Sensitive)

@@ -14,17 +14,38 @@ type valueMark string
 const Sensitive = valueMark("sensitive")
 
 // IsSensitive reports whether v or anything inside it is marked sensitive.
-func IsSensitive(v cty.Value) bool {
-	if v.HasMark(Sensitive) {
-		return true
+func IsSensitive(v cty.Value) bool { return anyMarked(v, true) }
+
+// Marked reports whether v or anything inside it carries a mark: cty's
+// ContainsMarked, without building a path for every element (a run asks
+// it of every task's arguments and results).
+func Marked(v cty.Value) bool { return anyMarked(v, false) }
+
+// anyMarked walks v for a mark: Sensitive only, or any.
+func anyMarked(v cty.Value, sensitiveOnly bool) bool {
+	if v.IsMarked() {
+		if !sensitiveOnly || v.HasMark(Sensitive) {
+			return true
+		}
+		v, _ = v.Unmark()
 	}
-	if !v.ContainsMarked() {
+	if !v.IsKnown() || v.IsNull() {
 		return false
 	}
-	_, pvm := v.UnmarkDeepWithPaths()
-	for _, p := range pvm {
-		if _, ok := p.Marks[Sensitive]; ok {
-			return true
+	ty := v.Type()
+	switch {
+	case ty.IsObjectType():
+		for name := range ty.AttributeTypes() {
+			if anyMarked(v.GetAttr(name), sensitiveOnly) {
+				return true
+			}
+		}
+	case ty.IsCollectionType() || ty.IsTupleType():
+		for it := v.ElementIterator(); it.Next(); {
+			k, ev := it.Element()
+			if anyMarked(k, sensitiveOnly) || anyMarked(ev, sensitiveOnly) {
+				return true
+			}
 		}
 	}
 	return false
@@ -38,7 +59,7 @@ const Redacted = "(sensitive value)"
 // Collections holding a redacted part become tuples or objects, since the
 // replacement need not have the element type.
 func Redact(v cty.Value) cty.Value {
-	if !v.ContainsMarked() {
+	if !Marked(v) {
 		return v
 	}
 	if v.HasMark(Sensitive) {
