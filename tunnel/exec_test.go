@@ -177,6 +177,31 @@ func bootstrapTools(t *testing.T, codec, body string) (bin, marks string) {
 	return bin, marks
 }
 
+// A cached agent starts from the cache whether or not the kernel names its
+// architecture in /proc/sys/kernel/arch (read without a fork where it
+// does): here a mount namespace hides the file, as an older kernel would.
+func TestBootstrapCachedAgentWithoutProcArch(t *testing.T) {
+	t.Parallel()
+	testenv.Root(t)
+	home := t.TempDir()
+	for _, hide := range []bool{false, true} {
+		argv := []string{"env", "HOME=" + home, "sh"}
+		if hide {
+			argv = []string{"unshare", "-m", "sh", "-c", `mount -t tmpfs none /proc/sys/kernel && exec env HOME="$0" sh`, home}
+		}
+		tun := tunnel.New(tunnel.Exec("arch", argv), tunnel.Options{Output: &tunneltest.SyncBuffer{}})
+		v, err := tun.Call(context.Background(), "tunneltest.exe", nil)
+		tun.Close()
+		if err != nil {
+			t.Fatalf("hidden %v: %v", hide, err)
+		}
+		files := agentFiles(t, home)
+		if _, ok := files[v.AsString()]; !ok || len(files) != 1 {
+			t.Fatalf("hidden %v: agent runs from %s; the cache holds %v", hide, v.AsString(), files)
+		}
+	}
+}
+
 // A cache directory that exists already is made private (0700) too.
 func TestBootstrapMakesExistingCacheDirPrivate(t *testing.T) {
 	t.Parallel()
