@@ -26,6 +26,7 @@ const drainTimeout = 5 * time.Second
 func Serve(rw io.ReadWriteCloser, funcs Functions, self Hello) error {
 	s := &server{c: newConn("controller", rw), funcs: funcs, calls: map[uint32]*serverCall{}, work: make(chan func())}
 	s.bodies.limit = MaxBody
+	s.widen, _ = rw.(Widener)
 	defer s.c.close()
 
 	peer, err := readHello("controller", s.c.r)
@@ -56,15 +57,23 @@ func Serve(rw io.ReadWriteCloser, funcs Functions, self Hello) error {
 	return err
 }
 
+// A Widener is a transport whose buffers can grow while data streams run:
+// the agent's stdin and stdout pipes, which sshd and docker make 64 KiB.
+// Serve calls Widen(true) when the first call with a data stream starts
+// and Widen(false) when the last one ends.
+type Widener interface{ Widen(on bool) }
+
 type server struct {
 	c      *conn
 	funcs  Functions
 	self   Hello
 	bodies bodies
+	widen  Widener // nil when rw is not one
 
-	mu    sync.Mutex
-	calls map[uint32]*serverCall
-	wg    sync.WaitGroup
+	mu      sync.Mutex
+	calls   map[uint32]*serverCall
+	streams int // calls with a data stream running
+	wg      sync.WaitGroup
 
 	// Calls run on reused goroutines: a fresh goroutine grows its stack
 	// anew on every call, which showed as a tenth of an agent's CPU.
@@ -203,6 +212,11 @@ func (s *server) start(id uint32, body []byte) (*serverCall, []byte, error) {
 		return nil, nil, fmt.Errorf("call id %d reused while in flight", id)
 	}
 	s.calls[id] = sc
+	if sc.recv != nil || sc.send != nil {
+		if s.streams++; s.streams == 1 && s.widen != nil {
+			s.widen.Widen(true)
+		}
+	}
 	s.mu.Unlock()
 	s.wg.Add(1)
 	return sc, args, nil
@@ -267,6 +281,11 @@ func (sc *serverCall) run(args []byte) {
 	}
 	sc.s.mu.Lock()
 	delete(sc.s.calls, sc.id)
+	if sc.recv != nil || sc.send != nil {
+		if sc.s.streams--; sc.s.streams == 0 && sc.s.widen != nil {
+			sc.s.widen.Widen(false)
+		}
+	}
 	sc.s.mu.Unlock()
 	sc.cancel()
 	sc.s.c.sendBody(frameResult, sc.id, []byte{status}, body)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/chopplan/chopplan/agent"
 	"github.com/chopplan/chopplan/builtins"
+	"golang.org/x/sys/unix"
 )
 
 // AgentCommand is the first argument that makes a chopplan binary (or any
@@ -55,10 +56,15 @@ func ServeAgent() int {
 // parked there wakes on the thread that polls, without handing the
 // processor to another thread as a blocked system call does; the round
 // trip of a trivial call is mostly such hand-offs.
-type stdioStream struct{ in, out *os.File }
+type stdioStream struct {
+	in, out *os.File
+	// The pipes' own sizes, 0 for what is not a pipe: Widen gives them back.
+	inSize, outSize int
+}
 
 func newStdioStream() *stdioStream {
 	s := &stdioStream{in: os.Stdin, out: os.Stdout}
+	s.inSize, s.outSize = pipeSizeOf(s.in), pipeSizeOf(s.out)
 	for _, f := range []**os.File{&s.in, &s.out} {
 		fd := int((*f).Fd())
 		if syscall.SetNonblock(fd, true) == nil {
@@ -66,6 +72,41 @@ func newStdioStream() *stdioStream {
 		}
 	}
 	return s
+}
+
+// Widen grows stdin and stdout to pipeSize while a file stream runs, and
+// gives the room back after (agent.Widener). sshd and docker make them
+// 64 KiB, which a stream crosses in 32 KiB steps, waking both ends each
+// time: a 100 MiB put over SSH took 0.74-1.40 s with them, 0.48-0.66 s
+// with 1 MiB. The room is given back because pipe capacity counts
+// against the user's limit on the target (pipe-user-pages-soft): past
+// it, the user's new pipes get 8 KiB. Refused (not a pipe, the limit
+// reached, data in the way of shrinking): it stays as it is.
+func (s *stdioStream) Widen(on bool) {
+	for _, p := range []struct {
+		f    *os.File
+		size int
+	}{{s.in, s.inSize}, {s.out, s.outSize}} {
+		if p.size == 0 || p.size >= pipeSize {
+			continue
+		}
+		size := p.size
+		if on {
+			size = pipeSize
+		}
+		if rc, err := p.f.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { unix.FcntlInt(fd, unix.F_SETPIPE_SZ, size) })
+		}
+	}
+}
+
+// pipeSizeOf is f's pipe capacity, 0 when f is not a pipe.
+func pipeSizeOf(f *os.File) int {
+	n, err := unix.FcntlInt(f.Fd(), unix.F_GETPIPE_SZ, 0)
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 func (s *stdioStream) Read(p []byte) (int, error)  { return s.in.Read(p) }

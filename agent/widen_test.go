@@ -1,0 +1,85 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"sync"
+	"testing"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// widening records the Widen calls of a transport.
+type widening struct {
+	net.Conn
+	mu    sync.Mutex
+	calls []bool
+}
+
+func (w *widening) Widen(on bool) {
+	w.mu.Lock()
+	w.calls = append(w.calls, on)
+	w.mu.Unlock()
+}
+
+type funcMap map[string]Handler
+
+func (m funcMap) Lookup(name string) (Handler, bool) { h, ok := m[name]; return h, ok }
+
+// Serve widens its transport when the first call with a data stream
+// starts and narrows it when the last one ends; calls without a stream
+// leave it alone.
+func TestServeWidensForDataStreams(t *testing.T) {
+	ctrl, ag := socketPair(t)
+	w := &widening{Conn: ag}
+	release := make(chan struct{})
+	var started sync.WaitGroup
+	started.Add(2)
+	funcs := funcMap{
+		"plain": func(cc CallContext, _ cty.Value) (cty.Value, error) { return cty.True, nil },
+		"sink": func(cc CallContext, _ cty.Value) (cty.Value, error) {
+			started.Done()
+			<-release
+			io.Copy(io.Discard, cc.Recv())
+			return cty.True, nil
+		},
+	}
+	go Serve(w, funcs, Hello{Version: "test", Build: "test"})
+	cl, err := NewClient(context.Background(), ctrl, ClientConfig{Host: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	if _, err := cl.Call(ctx, "plain", cty.EmptyObjectVal, nil); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 2 { // two streams at once: one widening, one narrowing
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := cl.Call(ctx, "sink", cty.EmptyObjectVal, &CallOptions{In: bytes.NewReader(make([]byte, 1<<20))}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	started.Wait() // both calls run on the agent at once
+	close(release)
+	wg.Wait()
+	if _, err := cl.Call(ctx, "plain", cty.EmptyObjectVal, nil); err != nil {
+		t.Fatal(err)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.calls) == 0 || w.calls[0] != true || w.calls[len(w.calls)-1] != false {
+		t.Fatalf("Widen calls %v: want true first and false last", w.calls)
+	}
+	for i := 1; i < len(w.calls); i++ {
+		if w.calls[i] == w.calls[i-1] {
+			t.Fatalf("Widen calls %v: each call must undo the one before", w.calls)
+		}
+	}
+}
