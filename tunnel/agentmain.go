@@ -74,9 +74,15 @@ func newStdioStream() *stdioStream {
 	return s
 }
 
+// pipeSize is what an agent's stdin and stdout grow to while a data
+// stream runs: 16 times the 64 KiB default, so a stream moves in fewer
+// wake-ups (local put and fetch: 540-650 MB/s with 1 MiB pipes, against
+// 360 with 64 KiB and 370-535 with 256 KiB, in one earlier run).
+const pipeSize = 1 << 20
+
 // Widen grows stdin and stdout to pipeSize while a file stream runs, and
-// gives the room back after (agent.Widener). sshd and docker make them
-// 64 KiB, which a stream crosses in 32 KiB steps, waking both ends each
+// gives the room back after (agent.Widener). sshd, docker and a local
+// tunnel's controller make them 64 KiB, which a stream crosses in 32 KiB steps, waking both ends each
 // time: a 100 MiB put over SSH took 0.74-1.40 s with them, 0.48-0.66 s
 // with 1 MiB. The room is given back because pipe capacity counts
 // against the user's limit on the target (pipe-user-pages-soft): past

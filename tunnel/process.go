@@ -10,13 +10,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
-
-// pipeSize is what we ask the kernel for on pipes to local agents: larger
-// than the 64 KiB default, so a file stream moves in fewer wake-ups.
-const pipeSize = 1 << 20
 
 // closeGrace is how long a closed agent gets to exit on its own (it sees
 // end of input and kills what it started) before it is killed.
@@ -46,9 +40,6 @@ func startProcess(ctx context.Context, argv []string, stderr io.Writer, extraEnv
 		inR.Close()
 		inW.Close()
 		return nil, err
-	}
-	for _, f := range []*os.File{inW, outW} {
-		unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, pipeSize)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, stderr
