@@ -60,8 +60,10 @@ func Serve(rw io.ReadWriteCloser, funcs Functions, self Hello) error {
 // A Widener is a transport whose buffers can grow while data streams run:
 // the agent's stdin and stdout pipes, which sshd and docker make 64 KiB.
 // Serve calls Widen(true) when the first call with a data stream starts
-// and Widen(false) when the last one ends.
-type Widener interface{ Widen(on bool) }
+// and Widen(false) when the last one ends; Widen(false) reports whether
+// the buffers are back to their size (data still in them can stop it),
+// and until they are, Serve asks again as later calls end.
+type Widener interface{ Widen(on bool) (done bool) }
 
 type server struct {
 	c      *conn
@@ -72,7 +74,8 @@ type server struct {
 
 	mu      sync.Mutex
 	calls   map[uint32]*serverCall
-	streams int // calls with a data stream running
+	streams int  // calls with a data stream running
+	wide    bool // the transport is widened (or not yet given back)
 	wg      sync.WaitGroup
 
 	// Calls run on reused goroutines: a fresh goroutine grows its stack
@@ -215,6 +218,7 @@ func (s *server) start(id uint32, body []byte) (*serverCall, []byte, error) {
 	if sc.recv != nil || sc.send != nil {
 		if s.streams++; s.streams == 1 && s.widen != nil {
 			s.widen.Widen(true)
+			s.wide = true
 		}
 	}
 	s.mu.Unlock()
@@ -282,13 +286,21 @@ func (sc *serverCall) run(args []byte) {
 	sc.s.mu.Lock()
 	delete(sc.s.calls, sc.id)
 	if sc.recv != nil || sc.send != nil {
-		if sc.s.streams--; sc.s.streams == 0 && sc.s.widen != nil {
-			sc.s.widen.Widen(false)
-		}
+		sc.s.streams--
 	}
+	sc.s.narrow()
 	sc.s.mu.Unlock()
 	sc.cancel()
 	sc.s.c.sendBody(frameResult, sc.id, []byte{status}, body)
+}
+
+// narrow gives the transport's room back once no stream runs, when it
+// is still widened (a stream's last data still in a pipe stops a shrink:
+// any later call's end tries again). s.mu is held.
+func (s *server) narrow() {
+	if s.wide && s.streams == 0 && s.widen.Widen(false) {
+		s.wide = false
+	}
 }
 
 func (sc *serverCall) invoke(args []byte) (v cty.Value, rerr *RemoteError) {

@@ -18,10 +18,11 @@ type widening struct {
 	calls []bool
 }
 
-func (w *widening) Widen(on bool) {
+func (w *widening) Widen(on bool) bool {
 	w.mu.Lock()
 	w.calls = append(w.calls, on)
 	w.mu.Unlock()
+	return true
 }
 
 type funcMap map[string]Handler
@@ -56,6 +57,11 @@ func TestServeWidensForDataStreams(t *testing.T) {
 	if _, err := cl.Call(ctx, "plain", cty.EmptyObjectVal, nil); err != nil {
 		t.Fatal(err)
 	}
+	w.mu.Lock()
+	if len(w.calls) != 0 {
+		t.Fatalf("a call with no data stream widened the transport: %v", w.calls)
+	}
+	w.mu.Unlock()
 	var wg sync.WaitGroup
 	for range 2 { // two streams at once: one widening, one narrowing
 		wg.Add(1)

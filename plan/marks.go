@@ -29,7 +29,21 @@ func anyMarked(v cty.Value, sensitiveOnly bool) bool {
 		}
 		v, _ = v.Unmark()
 	}
-	if !v.IsKnown() || v.IsNull() {
+	if !v.IsKnown() {
+		// An unknown value may carry marks for its future contents, which
+		// only cty's own walk sees: rare, so it is asked.
+		if sensitiveOnly {
+			_, pvm := v.UnmarkDeepWithPaths()
+			for _, pm := range pvm {
+				if _, ok := pm.Marks[Sensitive]; ok {
+					return true
+				}
+			}
+			return false
+		}
+		return v.ContainsMarked()
+	}
+	if v.IsNull() {
 		return false
 	}
 	ty := v.Type()
@@ -42,8 +56,8 @@ func anyMarked(v cty.Value, sensitiveOnly bool) bool {
 		}
 	case ty.IsCollectionType() || ty.IsTupleType():
 		for it := v.ElementIterator(); it.Next(); {
-			k, ev := it.Element()
-			if anyMarked(k, sensitiveOnly) || anyMarked(ev, sensitiveOnly) {
+			_, ev := it.Element() // keys are never marked
+			if anyMarked(ev, sensitiveOnly) {
 				return true
 			}
 		}

@@ -28,6 +28,7 @@ func TestMarkWalksAgreeWithCty(t *testing.T) {
 		cty.ObjectVal(map[string]cty.Value{"a": p}).Mark(Sensitive),
 		cty.ObjectVal(map[string]cty.Value{"a": cty.MapVal(map[string]cty.Value{"k": p})}),
 		cty.EmptyObjectVal,
+		cty.UnknownValWithNestedMarks(cty.List(cty.String), func(yield func(any) bool) { yield(Sensitive) }),
 	} {
 		if got, want := Marked(v), v.ContainsMarked(); got != want {
 			t.Errorf("Marked(%#v) = %v, cty says %v", v, got, want)

@@ -1,6 +1,7 @@
 package tunnel
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime/pprof"
@@ -87,8 +88,10 @@ const pipeSize = 1 << 20
 // with 1 MiB. The room is given back because pipe capacity counts
 // against the user's limit on the target (pipe-user-pages-soft): past
 // it, the user's new pipes get 8 KiB. Refused (not a pipe, the limit
-// reached, data in the way of shrinking): it stays as it is.
-func (s *stdioStream) Widen(on bool) {
+// reached): it stays as it is; data in the way of shrinking makes it
+// report false, and the agent asks again when a later call ends.
+func (s *stdioStream) Widen(on bool) bool {
+	done := true
 	for _, p := range []struct {
 		f    *os.File
 		size int
@@ -100,10 +103,15 @@ func (s *stdioStream) Widen(on bool) {
 		if on {
 			size = pipeSize
 		}
-		if rc, err := p.f.SyscallConn(); err == nil {
-			rc.Control(func(fd uintptr) { unix.FcntlInt(fd, unix.F_SETPIPE_SZ, size) })
+		rc, err := p.f.SyscallConn()
+		if err == nil {
+			rc.Control(func(fd uintptr) { _, err = unix.FcntlInt(fd, unix.F_SETPIPE_SZ, size) })
+		}
+		if !on && errors.Is(err, unix.EBUSY) {
+			done = false // data in the way: asked again later
 		}
 	}
+	return done
 }
 
 // pipeSizeOf is f's pipe capacity, 0 when f is not a pipe.

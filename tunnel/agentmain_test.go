@@ -1,6 +1,7 @@
 package tunnel
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -29,8 +30,39 @@ func TestStdioWidenGrowsAndGivesBackPipes(t *testing.T) {
 	if got := pipeSizeOf(inR); got != pipeSize {
 		t.Fatalf("widened pipe holds %d, want %d", got, pipeSize)
 	}
-	s.Widen(false)
+	if !s.Widen(false) {
+		t.Fatal("an empty pipe was not given back")
+	}
 	if got := pipeSizeOf(inR); got != s.inSize {
 		t.Fatalf("narrowed pipe holds %d, want its own %d", got, s.inSize)
+	}
+}
+
+// A pipe still holding more than its own size is not shrunk (the kernel
+// refuses; nothing is lost): Widen says so, and succeeds once it drains.
+func TestStdioWidenWaitsForData(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	s := &stdioStream{in: r, out: w, inSize: pipeSizeOf(r), outSize: pipeSizeOf(w)}
+	s.Widen(true)
+	data := make([]byte, 300<<10)
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if s.Widen(false) {
+		t.Fatal("a pipe holding 300 KiB was reported given back")
+	}
+	if got := pipeSizeOf(r); got != pipeSize {
+		t.Fatalf("the pipe holds %d after a refused shrink, want %d", got, pipeSize)
+	}
+	if _, err := io.ReadFull(r, data); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Widen(false) || pipeSizeOf(r) != s.inSize {
+		t.Fatal("a drained pipe was not given back")
 	}
 }

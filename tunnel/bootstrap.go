@@ -78,6 +78,7 @@ if [ -n "${HOME:-}" ] && [ -x "$HOME/.cache/chopplan/agent-$sha" ]; then
 		u=$(uname -sm 2>/dev/null)
 	fi
 	case $u in @SELFCASE@) say start; exec "$HOME/.cache/chopplan/agent-$sha" agent ;; esac
+	u= # not this controller's platform: uname names it below (the file ignores personality)
 fi
 [ -n "$u" ] || u=$(uname -sm 2>/dev/null) || die "uname failed"
 os=${u% *} arch=${u##* }
