@@ -6,7 +6,9 @@ import (
 	"os/exec"
 	"os/user"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestSudoRuleWithoutPassword(t *testing.T) {
@@ -59,9 +61,18 @@ func TestExecutableForRunsAsUser(t *testing.T) {
 	if exe == self {
 		t.Log("test binary already executable by", u)
 	}
-	cmd := RunAs(t, u, exe)
-	cmd.Env = append(cmd.Env, helperEnv+"=uid")
-	out, err := cmd.CombinedOutput()
+	var out []byte
+	var err error
+	// A copy just written can be busy for a moment: a fork in a parallel
+	// test may hold its descriptor until that child execs (ETXTBSY).
+	for range 5 {
+		cmd := RunAs(t, u, exe)
+		cmd.Env = append(cmd.Env, helperEnv+"=uid")
+		if out, err = cmd.CombinedOutput(); !errors.Is(err, syscall.ETXTBSY) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if err != nil {
 		t.Fatalf("%s as %s: %v: %s", exe, u, err, out)
 	}
