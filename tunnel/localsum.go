@@ -152,7 +152,7 @@ func startHash(e *sumEntry, f *os.File, fi os.FileInfo, kind sumKind) {
 	sumsMu.Unlock()
 	g, err := dupFile(f)
 	if err != nil {
-		finish(e, fi, kind, "")
+		finish(e, "")
 		stop()
 		return
 	}
@@ -168,22 +168,22 @@ func startHash(e *sumEntry, f *os.File, fi os.FileInfo, kind sumKind) {
 		} else {
 			sum = hashReader(ctx, io.NewSectionReader(g, 0, fi.Size()))
 		}
-		finish(e, fi, kind, sum)
+		finish(e, sum)
 	}()
 }
 
 // finish records e's sum, or forgets e when there is none.
-func finish(e *sumEntry, fi os.FileInfo, kind sumKind, sum string) {
+func finish(e *sumEntry, sum string) {
 	e.sum = sum
-	if k, ok := keyOf(fi, kind); ok {
+	if e.keyed {
 		if sum == "" {
 			sumsMu.Lock()
-			if sums[k] == e {
-				delete(sums, k)
+			if sums[e.key] == e {
+				delete(sums, e.key)
 			}
 			sumsMu.Unlock()
 		} else {
-			storeSum(k, sum)
+			storeSum(e.key, sum)
 		}
 	}
 	close(e.done)
