@@ -153,6 +153,9 @@ func bootstrapTools(t *testing.T, codec, body string) (bin, marks string) {
 	t.Helper()
 	bin, marks = t.TempDir(), t.TempDir()
 	for _, tool := range []string{"sh", "uname", "mkdir", "chmod", "head", "mv", "rm", "mktemp", "wc", "sha256sum"} {
+		if tool == codec {
+			continue // wrapped below
+		}
 		path, err := exec.LookPath(tool)
 		if err != nil {
 			t.Fatal(err)
@@ -178,16 +181,20 @@ func bootstrapTools(t *testing.T, codec, body string) (bin, marks string) {
 }
 
 // A cached agent starts from the cache whether or not the kernel names its
-// architecture in /proc/sys/kernel/arch (read without a fork where it
-// does): here a mount namespace hides the file, as an older kernel would.
+// architecture in /proc/sys/kernel/arch: with the file, the shell reads it
+// and runs no uname (wrapped here to leave a mark); with it hidden in a
+// mount namespace, as an older kernel would have it, uname is asked.
 func TestBootstrapCachedAgentWithoutProcArch(t *testing.T) {
 	t.Parallel()
 	testenv.Root(t)
+	bin, marks := bootstrapTools(t, "uname", "")
 	home := t.TempDir()
-	for _, hide := range []bool{false, true} {
-		argv := []string{"env", "HOME=" + home, "sh"}
+	ran := filepath.Join(marks, "uname")
+	for i, hide := range []bool{false, false, true} { // the first run fills the cache
+		os.Remove(ran)
+		argv := []string{"env", "-i", "PATH=" + bin, "HOME=" + home, filepath.Join(bin, "sh")}
 		if hide {
-			argv = []string{"unshare", "-m", "sh", "-c", `mount -t tmpfs none /proc/sys/kernel && exec env HOME="$0" sh`, home}
+			argv = append([]string{"unshare", "-m", "sh", "-c", `mount -t tmpfs none /proc/sys/kernel && exec "$@"`, "sh"}, argv...)
 		}
 		tun := tunnel.New(tunnel.Exec("arch", argv), tunnel.Options{Output: &tunneltest.SyncBuffer{}})
 		v, err := tun.Call(context.Background(), "tunneltest.exe", nil)
@@ -198,6 +205,9 @@ func TestBootstrapCachedAgentWithoutProcArch(t *testing.T) {
 		files := agentFiles(t, home)
 		if _, ok := files[v.AsString()]; !ok || len(files) != 1 {
 			t.Fatalf("hidden %v: agent runs from %s; the cache holds %v", hide, v.AsString(), files)
+		}
+		if _, err := os.Stat(ran); i > 0 && (err == nil) != hide {
+			t.Fatalf("hidden %v: uname ran: %v", hide, err == nil)
 		}
 	}
 }
