@@ -58,6 +58,14 @@ type CallOptions struct {
 	// Output receives live output as it arrives: stream 1 is stdout, 2 is
 	// stderr. It runs on the client's reader and must not block for long.
 	Output func(stream int, p []byte)
+	// After queues the call on the agent behind a call sent earlier on the
+	// same client: it starts when that one has ended, and only if that one
+	// succeeded unless AfterEvenIfFailed. Otherwise it never starts and
+	// fails with KindNotRun. A controller so sends a list's next task
+	// while the current one runs, and the agent goes from one to the next
+	// without waiting for a round trip.
+	After             *Pending
+	AfterEvenIfFailed bool
 }
 
 type clientCall struct {
@@ -143,19 +151,54 @@ func (cl *Client) Close() error {
 // a *RemoteError; a lost connection is a *ConnError. Cancelling ctx cancels
 // the call on the agent, which kills what the call started.
 func (cl *Client) Call(ctx context.Context, name string, args cty.Value, opts *CallOptions) (cty.Value, error) {
+	p, err := cl.Start(ctx, name, args, opts)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	return p.Wait()
+}
+
+// A Pending is a call that has been sent: Wait gives its result, and
+// must be called once (its data streams and its place in the client are
+// released there). ctx, given to Start, still cancels it.
+type Pending struct {
+	cl      *Client
+	id      uint32
+	ctx     context.Context
+	name    string
+	opts    *CallOptions
+	call    *clientCall
+	outDone chan error
+}
+
+// Start sends a call and returns without waiting for its result, so that
+// the next one can be sent meanwhile: with CallOptions.After, the agent
+// queues that one until this one has ended.
+func (cl *Client) Start(ctx context.Context, name string, args cty.Value, opts *CallOptions) (*Pending, error) {
 	if len(name) > 255 {
-		return cty.NilVal, fmt.Errorf("agent: function name %.40q… longer than 255 bytes", name)
+		return nil, fmt.Errorf("agent: function name %.40q… longer than 255 bytes", name)
 	}
 	if opts == nil {
 		opts = &CallOptions{}
 	}
+	var flags byte
+	var after uint32
+	if opts.After != nil {
+		if opts.After.cl != cl {
+			return nil, fmt.Errorf("agent: %s on %s: queued after a call on another connection", name, cl.host)
+		}
+		flags |= flagAfter
+		after = opts.After.id
+		if opts.AfterEvenIfFailed {
+			flags |= flagEvenIfFailed
+		}
+	}
 	ab, _, err := encodeValueParts(args)
 	if err != nil {
-		return cty.NilVal, err
+		return nil, err
 	}
 	id := cl.next.Add(1)
 	call := &clientCall{fn: name, done: make(chan struct{}), output: opts.Output}
-	var flags byte
 	if opts.Check {
 		flags |= flagCheck
 	}
@@ -170,14 +213,14 @@ func (cl *Client) Call(ctx context.Context, name string, args cty.Value, opts *C
 	cl.mu.Lock()
 	if err := cl.Err(); err != nil {
 		cl.mu.Unlock()
-		return cty.NilVal, err
+		return nil, err
 	}
 	cl.calls[id] = call
 	cl.mu.Unlock()
 
-	if err := cl.c.sendBody(frameCall, id, callHead(name, flags), ab); err != nil {
+	if err := cl.c.sendBody(frameCall, id, callHead(name, flags, after), ab); err != nil {
 		cl.forget(id)
-		return cty.NilVal, cl.connErr(err)
+		return nil, cl.connErr(err)
 	}
 	if call.send != nil {
 		go func() {
@@ -192,29 +235,49 @@ func (cl *Client) Call(ctx context.Context, name string, args cty.Value, opts *C
 			}
 		}()
 	}
-	var outDone chan error
+	p := &Pending{cl: cl, id: id, ctx: ctx, name: name, opts: opts, call: call}
 	if call.recv != nil {
-		outDone = make(chan error, 1)
+		p.outDone = make(chan error, 1)
 		go func() {
 			_, err := call.recv.WriteTo(opts.Out)
-			outDone <- err
+			p.outDone <- err
 		}()
 	}
+	return p, nil
+}
 
+// Withdraw asks the agent not to start a call queued with
+// CallOptions.After if it has not started yet; Wait then returns a
+// RemoteError of KindNotRun. A call already running is left to finish.
+func (p *Pending) Withdraw() {
+	if !p.cl.expected(p.id) {
+		return
+	}
+	p.cl.c.send(frameCancel, p.id, []byte{cancelWithdraw})
+}
+
+// Wait waits for the call's result (and, with CallOptions.Out, for all of
+// its data stream) or for its context to end, which cancels it.
+func (p *Pending) Wait() (cty.Value, error) {
+	cl, call, ctx, name := p.cl, p.call, p.ctx, p.name
 	select {
 	case <-call.done:
-	case <-ctx.Done():
-		cl.abandon(id)
-		cl.c.send(frameCancel, id)
-		call.abort(ctx.Err())
-		return cty.NilVal, fmt.Errorf("agent: %s on %s: %w", name, cl.host, ctx.Err())
+	default:
+		select {
+		case <-call.done:
+		case <-ctx.Done():
+			cl.abandon(p.id)
+			cl.c.send(frameCancel, p.id)
+			call.abort(ctx.Err())
+			return cty.NilVal, fmt.Errorf("agent: %s on %s: %w", name, cl.host, ctx.Err())
+		}
 	}
 	if call.send != nil {
 		call.send.abort(errStreamClosed)
 	}
-	if outDone != nil {
+	if p.outDone != nil {
 		select {
-		case err := <-outDone:
+		case err := <-p.outDone:
 			if err != nil && call.err == nil {
 				call.err = fmt.Errorf("agent: %s on %s: data stream: %w", name, cl.host, err)
 			}

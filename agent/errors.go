@@ -15,6 +15,7 @@ const (
 	KindBadArguments    = "bad_arguments"    // the arguments did not fit the function
 	KindPanic           = "panic"            // the function panicked; Detail has the stack
 	KindMismatch        = "mismatch"         // data received does not match the sender's sha256
+	KindNotRun          = "not_run"          // a queued call that never started (see CallOptions.After)
 )
 
 // RemoteError is a call that failed on the target. Its fields came from the

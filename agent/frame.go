@@ -34,13 +34,17 @@ const (
 	framePart                         // payload: a part of the next Call or Result body
 	frameCall                         // payload: last part of a call body
 	frameResult                       // payload: last part of a result body
-	frameCancel                       // no payload
+	frameCancel                       // empty, or cancelWithdraw
 	frameOutput                       // payload: stream byte, then live output bytes
 	frameData                         // payload: file-stream bytes
 	frameDataEnd                      // payload: empty, or an error message that aborts the stream
 	frameWindow                       // payload: uint32 bytes of credit for the call's data stream
 	frameTypeEnd
 )
+
+// cancelWithdraw, as a cancel frame's payload, withdraws a queued call
+// that has not started instead of cancelling it (Pending.Withdraw).
+const cancelWithdraw = 'w'
 
 var frameNames = [...]string{"", "hello", "part", "call", "result", "cancel", "output", "data", "data-end", "window"}
 

@@ -10,7 +10,7 @@ import (
 
 // ProtocolVersion changes whenever the frames or their payloads change in a
 // way an older peer would misread.
-const ProtocolVersion = 1
+const ProtocolVersion = 2
 
 // Hello is the first frame each side sends.
 type Hello struct {

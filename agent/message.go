@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/zclconf/go-cty/cty"
@@ -8,9 +9,11 @@ import (
 
 // Call flags, the first byte of a call body.
 const (
-	flagCheck    = 1 << iota // check mode
-	flagSendData             // the controller streams data with the call
-	flagWantData             // the controller reads a data stream back
+	flagCheck        = 1 << iota // check mode
+	flagSendData                 // the controller streams data with the call
+	flagWantData                 // the controller reads a data stream back
+	flagAfter                    // the call follows another: its id follows the name
+	flagEvenIfFailed             // with flagAfter: run even when that call failed
 )
 
 // Result status, the first byte of a result body.
@@ -25,18 +28,31 @@ const (
 // Larger data belongs in a data stream, which is flow-controlled.
 const MaxBody = 256 << 20
 
-// callHead encodes the part of a call body before the arguments.
-func callHead(name string, flags byte) []byte {
-	return append([]byte{flags, byte(len(name))}, name...)
+// callHead encodes the part of a call body before the arguments: flags,
+// the name, and with flagAfter the id of the call this one follows.
+func callHead(name string, flags byte, after uint32) []byte {
+	h := append([]byte{flags, byte(len(name))}, name...)
+	if flags&flagAfter != 0 {
+		h = binary.BigEndian.AppendUint32(h, after)
+	}
+	return h
 }
 
-// parseCall splits a call body into flags, name and encoded arguments.
-func parseCall(b []byte) (flags byte, name string, args []byte, err error) {
+// parseCall splits a call body into flags, name, the id of the call it
+// follows (with flagAfter) and encoded arguments.
+func parseCall(b []byte) (flags byte, name string, after uint32, args []byte, err error) {
 	if len(b) < 2 || len(b) < 2+int(b[1]) {
-		return 0, "", nil, fmt.Errorf("truncated call")
+		return 0, "", 0, nil, fmt.Errorf("truncated call")
 	}
-	n := int(b[1])
-	return b[0], string(b[2 : 2+n]), b[2+n:], nil
+	flags, n := b[0], int(b[1])
+	name, rest := string(b[2:2+n]), b[2+n:]
+	if flags&flagAfter != 0 {
+		if len(rest) < 4 {
+			return 0, "", 0, nil, fmt.Errorf("truncated call")
+		}
+		after, rest = binary.BigEndian.Uint32(rest), rest[4:]
+	}
+	return flags, name, after, rest, nil
 }
 
 // isErrorValue checks the shape of a failure's body: an object with

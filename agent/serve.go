@@ -74,8 +74,9 @@ type server struct {
 
 	mu      sync.Mutex
 	calls   map[uint32]*serverCall
-	streams int  // calls with a data stream running
-	wide    bool // the transport is widened (or not yet given back)
+	ended   outcomes // how recent calls ended, for calls queued after them
+	streams int      // calls with a data stream running
+	wide    bool     // the transport is widened (or not yet given back)
 	wg      sync.WaitGroup
 
 	// Calls run on reused goroutines: a fresh goroutine grows its stack
@@ -153,7 +154,11 @@ func (s *server) handle(f frame) (*serverCall, []byte, error) {
 		return s.start(f.id, body)
 	case frameCancel:
 		if sc := s.call(f.id); sc != nil {
-			sc.cancel()
+			if len(f.payload) == 1 && f.payload[0] == cancelWithdraw {
+				sc.withdraw()
+			} else {
+				sc.cancel()
+			}
 		}
 	case frameData:
 		if f.chunk == nil {
@@ -196,12 +201,16 @@ func (s *server) call(id uint32) *serverCall {
 // start registers the call that body describes, to be run with the
 // returned arguments.
 func (s *server) start(id uint32, body []byte) (*serverCall, []byte, error) {
-	flags, name, args, err := parseCall(body)
+	flags, name, after, args, err := parseCall(body)
 	if err != nil {
 		return nil, nil, fmt.Errorf("call %d: %v", id, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	sc := &serverCall{s: s, id: id, name: name, ctx: ctx, cancel: cancel, check: flags&flagCheck != 0}
+	sc := &serverCall{s: s, id: id, name: name, ctx: ctx, cancel: cancel, check: flags&flagCheck != 0, finished: make(chan struct{})}
+	if flags&flagAfter != 0 {
+		sc.follows, sc.after, sc.evenIfFailed = true, after, flags&flagEvenIfFailed != 0
+		sc.withdrawn = make(chan struct{})
+	}
 	if flags&flagSendData != 0 {
 		sc.recv = newRecvStream(s.c, id)
 	}
@@ -215,6 +224,13 @@ func (s *server) start(id uint32, body []byte) (*serverCall, []byte, error) {
 		return nil, nil, fmt.Errorf("call id %d reused while in flight", id)
 	}
 	s.calls[id] = sc
+	if sc.follows {
+		// The call it follows was registered before this one arrived: it
+		// is running, or it has ended and left its outcome.
+		if pred := s.calls[sc.after]; pred != nil && pred != sc {
+			sc.pred = pred
+		}
+	}
 	if sc.recv != nil || sc.send != nil {
 		if s.streams++; s.streams == 1 && s.widen != nil {
 			s.widen.Widen(true)
@@ -258,11 +274,42 @@ type serverCall struct {
 	check  bool
 	recv   *recvStream
 	send   *sendStream
+
+	// A call queued after another (flagAfter) starts when that one ends,
+	// and only when it succeeded unless evenIfFailed.
+	follows      bool
+	after        uint32
+	evenIfFailed bool
+	pred         *serverCall // the call it follows, when it was running
+
+	finished chan struct{} // closed when the call has ended; outcome is then set
+	outcome  outcome
+
+	// A queued call can be withdrawn until it starts (s.mu guards
+	// started and isWithdrawn).
+	started     bool
+	isWithdrawn bool
+	withdrawn   chan struct{} // closed when it is withdrawn
+}
+
+// withdraw stops a queued call from starting; one that has started, or
+// that follows nothing, goes on.
+func (sc *serverCall) withdraw() {
+	sc.s.mu.Lock()
+	defer sc.s.mu.Unlock()
+	if sc.follows && !sc.started && !sc.isWithdrawn {
+		sc.isWithdrawn = true
+		close(sc.withdrawn)
+	}
 }
 
 func (sc *serverCall) run(args []byte) {
 	defer sc.s.wg.Done()
-	v, rerr := sc.invoke(args)
+	var v cty.Value
+	rerr := sc.awaitPredecessor()
+	if rerr == nil {
+		v, rerr = sc.invoke(args)
+	}
 	if sc.recv != nil {
 		// Nobody reads the call's input any more: wake a reader that may
 		// still wait on it and drop what is buffered.
@@ -285,13 +332,113 @@ func (sc *serverCall) run(args []byte) {
 	}
 	sc.s.mu.Lock()
 	delete(sc.s.calls, sc.id)
+	out := outcomeOf(rerr)
+	sc.s.ended.add(sc.id, out)
 	if sc.recv != nil || sc.send != nil {
 		sc.s.streams--
 	}
 	sc.s.narrow()
 	sc.s.mu.Unlock()
+	sc.outcome = out
+	close(sc.finished)
 	sc.cancel()
 	sc.s.c.sendBody(frameResult, sc.id, []byte{status}, body)
+}
+
+// awaitPredecessor waits, for a call queued after another, until that one
+// has ended, and says why the call must not run: the call it follows
+// failed, or this one was withdrawn or cancelled while it waited. Either
+// way it never started (KindNotRun).
+func (sc *serverCall) awaitPredecessor() *RemoteError {
+	if !sc.follows {
+		return nil
+	}
+	s := sc.s
+	if sc.pred != nil {
+		select {
+		case <-sc.pred.finished:
+		case <-sc.withdrawn:
+		case <-sc.ctx.Done():
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var pred outcome
+	known := false
+	if sc.pred != nil {
+		select {
+		case <-sc.pred.finished:
+			pred, known = sc.pred.outcome, true
+		default:
+		}
+	} else {
+		pred, known = s.ended.get(sc.after)
+		if !known {
+			return &RemoteError{Kind: KindNotRun, Message: fmt.Sprintf("not started: queued after call %d, which this agent does not know", sc.after)}
+		}
+	}
+	switch {
+	case sc.isWithdrawn:
+		return &RemoteError{Kind: KindNotRun, Message: "not started: withdrawn"}
+	case sc.ctx.Err() != nil || !known:
+		return &RemoteError{Kind: KindNotRun, Message: "not started: cancelled"}
+	case pred == outcomeNotRun:
+		return &RemoteError{Kind: KindNotRun, Message: "not started: the call it was queued after did not start"}
+	case pred == outcomeFailed && !sc.evenIfFailed:
+		return &RemoteError{Kind: KindNotRun, Message: "not started: the call it was queued after failed"}
+	}
+	sc.started = true
+	return nil
+}
+
+// outcomes remembers whether the last calls to end succeeded, so that a
+// call queued after one that has already ended still learns how it
+// ended. A controller queues a call right after the one it follows, so a
+// short memory is enough.
+type outcomes struct {
+	of    map[uint32]outcome
+	order [maxOutcomes]uint32
+	next  int
+}
+
+const maxOutcomes = 64
+
+// outcome is how a call ended, as a call queued after it sees it: one
+// that did not start (KindNotRun) stops its followers even when they
+// would run after a failure, since they must not run before it.
+type outcome byte
+
+const (
+	outcomeOK outcome = iota
+	outcomeFailed
+	outcomeNotRun
+)
+
+func outcomeOf(rerr *RemoteError) outcome {
+	switch {
+	case rerr == nil:
+		return outcomeOK
+	case rerr.Kind == KindNotRun:
+		return outcomeNotRun
+	}
+	return outcomeFailed
+}
+
+func (o *outcomes) add(id uint32, out outcome) {
+	if o.of == nil {
+		o.of = make(map[uint32]outcome, maxOutcomes)
+	}
+	if len(o.of) == maxOutcomes {
+		delete(o.of, o.order[o.next])
+	}
+	o.of[id] = out
+	o.order[o.next] = id
+	o.next = (o.next + 1) % maxOutcomes
+}
+
+func (o *outcomes) get(id uint32) (out outcome, known bool) {
+	out, known = o.of[id]
+	return out, known
 }
 
 // narrow gives the transport's room back once no stream runs, when it

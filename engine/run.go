@@ -121,6 +121,9 @@ type runner struct {
 	// gathered while connecting (one more round trip per host otherwise saved).
 	needFacts bool
 
+	// stopCtx ends when Options.Stop is closed: it withdraws queued calls.
+	stopCtx context.Context
+
 	mu      sync.RWMutex // guards results and recap
 	results plan.Results
 	recap   map[string]*HostRecap
@@ -135,6 +138,13 @@ type hostRun struct {
 	lists   []*listRun
 	dropped Status // "" while the host goes on; failed or unreachable once it has dropped out
 	dropMsg string
+
+	// The list running on the host, the index of its task running, and
+	// the next task's call when it was sent early (queued.go).
+	list    *plan.TaskList
+	pos     int
+	listCtx context.Context
+	queued  *queuedCall
 }
 
 // listRun is one task list's state: its hosts in batches, its barrier.
@@ -301,6 +311,18 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		defer cancel()
 	}
 	defer r.closeTunnels()
+	stopCtx, unstop := context.WithCancel(context.Background())
+	defer unstop()
+	r.stopCtx = stopCtx
+	if r.opts.Stop != nil {
+		go func() {
+			select {
+			case <-r.opts.Stop:
+				unstop()
+			case <-stopCtx.Done():
+			}
+		}()
+	}
 	r.emit(Event{Type: EventRunStart, Hosts: append([]string(nil), r.order...), Check: r.opts.Check})
 
 	// Hash the local files the run will put while it connects: comparing
@@ -607,9 +629,22 @@ func (r *runner) runList(ctx context.Context, h *hostRun, lr *listRun, batch int
 		listCtx, cancel = context.WithTimeout(ctx, lr.list.Timeout)
 		defer cancel()
 	}
+	h.list, h.listCtx = lr.list, listCtx
+	defer func() {
+		h.dropQueued()
+		h.list, h.listCtx = nil, nil
+	}()
 	for i, t := range lr.list.Tasks {
+		h.pos = i
 		if r.stopped() || ctx.Err() != nil {
-			r.notRunFrom(h, lr, i, "the run was interrupted")
+			if h.queued == nil || h.queued.task != t {
+				r.notRunFrom(h, lr, i, "the run was interrupted")
+				return false
+			}
+			// Its call was sent before the stop: its outcome (it did
+			// not start, as a rule) is what is recorded.
+			r.runTask(listCtx, h, t)
+			r.notRunFrom(h, lr, i+1, "the run was interrupted")
 			return false
 		}
 		if r.opts.Done != nil && r.opts.Done(name, t.Addr) {
@@ -712,6 +747,9 @@ func (r *runner) runTask(ctx context.Context, h *hostRun, t *plan.Task) Status {
 	}
 	if t.ForEach == nil {
 		s, v, err := r.attempt(ctx, h, t, nil)
+		if errors.Is(err, errNotStarted) {
+			return finish(StatusNotRun, cty.NilVal, err)
+		}
 		return finish(s, v, err)
 	}
 	elems, known, diags := t.EvalForEach(ctx0)
@@ -761,27 +799,49 @@ func worse(a, b Status) Status {
 	return a
 }
 
-// attempt runs a task (one for_each element) with its retries and until.
-func (r *runner) attempt(ctx context.Context, h *hostRun, t *plan.Task, each *plan.Each) (Status, cty.Value, error) {
+// prepare evaluates a task's arguments (for one for_each element) for
+// its call. A status instead means it makes no call: it would run, in
+// check mode, but cannot be checked or has arguments not known yet.
+func (r *runner) prepare(h *hostRun, t *plan.Task, each *plan.Each) (args cty.Value, check bool, status Status, err error) {
 	evalCtx := r.evalContext(t, h, each, cty.NilVal)
 	args, diags := t.EvalArgs(evalCtx)
 	if diags.HasErrors() {
-		return StatusFailed, cty.NilVal, diagErr(diags)
+		return cty.NilVal, false, "", diagErr(diags)
 	}
-	check := r.opts.Check
+	check = r.opts.Check
 	if t.CheckMode != nil {
 		check = *t.CheckMode
 	}
 	if !args.IsWhollyKnown() {
 		// Check mode, and an argument depends on a result not known yet.
-		return StatusWouldRun, cty.NilVal, nil
+		return cty.NilVal, false, StatusWouldRun, nil
 	}
 	if plan.IsSensitive(args) {
 		r.opts.Sensitive(args)
 	}
 	plain, _ := args.UnmarkDeep()
 	if check && !t.Spec.CheckMode {
-		return StatusWouldRun, cty.NilVal, nil
+		return cty.NilVal, false, StatusWouldRun, nil
+	}
+	return plain, check, "", nil
+}
+
+// attempt runs a task (one for_each element) with its retries and until.
+func (r *runner) attempt(ctx context.Context, h *hostRun, t *plan.Task, each *plan.Each) (Status, cty.Value, error) {
+	var plain cty.Value
+	var check bool
+	if q := h.queued; q != nil && q.task == t && each == nil {
+		plain, check = q.args, q.check // evaluated when it was sent
+	} else {
+		var status Status
+		var err error
+		plain, check, status, err = r.prepare(h, t, each)
+		if err != nil {
+			return StatusFailed, cty.NilVal, err
+		}
+		if status != "" {
+			return status, cty.NilVal, nil
+		}
 	}
 	tries := t.Retries + 1
 	var (
@@ -797,6 +857,9 @@ func (r *runner) attempt(ctx context.Context, h *hostRun, t *plan.Task, each *pl
 			}
 		}
 		v, err = r.call(ctx, h, t, plain, check)
+		if errors.Is(err, errNotStarted) {
+			return StatusNotRun, cty.NilVal, err
+		}
 		if agent.IsConnError(err) || isUnreachable(err) {
 			return StatusUnreachable, cty.NilVal, err
 		}
@@ -839,8 +902,24 @@ func (r *runner) attempt(ctx context.Context, h *hostRun, t *plan.Task, each *pl
 	return StatusOK, res, nil
 }
 
-// call runs the task's builtin (or controller action) once.
+// call runs the task's builtin (or controller action) once: it takes the
+// result of the call sent early for it when there is one, and sends the
+// next task's call early when it can (queued.go).
 func (r *runner) call(ctx context.Context, h *hostRun, t *plan.Task, args cty.Value, check bool) (cty.Value, error) {
+	if q := h.takeQueued(t); q != nil {
+		r.queueNext(h, t, q.p)
+		v, err, ran := q.wait()
+		if ran {
+			return remoteValue(v, err)
+		}
+		// It did not start: the run stopped, or the call before it failed
+		// and the list goes on (a retry succeeded). Then what was queued
+		// behind it did not start either.
+		h.dropQueued()
+		if r.stopped() || ctx.Err() != nil {
+			return cty.NilVal, errNotStarted
+		}
+	}
 	if t.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, t.Timeout)
@@ -854,7 +933,17 @@ func (r *runner) call(ctx context.Context, h *hostRun, t *plan.Task, args cty.Va
 			progress: r.progress(h.plan.Name, t.List.Addr, t.Addr)}
 		return a.run(ctx, env, args)
 	}
-	v, err := h.tun.CallWith(ctx, t.Builtin, args, opts)
+	p, err := h.tun.StartWith(ctx, t.Builtin, args, opts)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	r.queueNext(h, t, p)
+	return remoteValue(p.Wait())
+}
+
+// remoteValue turns a builtin's failure that carries a value (an exec's
+// rc and output) into that value and the failure's message.
+func remoteValue(v cty.Value, err error) (cty.Value, error) {
 	var re *agent.RemoteError
 	if errors.As(err, &re) && re.Value != cty.NilVal {
 		return re.Value, errors.New(re.Message)

@@ -222,6 +222,9 @@ type Task struct {
 	// refless: none of its expressions refers to anything (literals and
 	// function calls only), so the module's static context serves them.
 	refless bool
+	// stable: its expressions read no task's result (directly or through
+	// a local or a module output) and no local file (Stable).
+	stable bool
 	// unknownResult is the result before it is known (placeholder).
 	unknownResult cty.Value
 }

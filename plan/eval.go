@@ -110,6 +110,14 @@ func (in *instance) taskCtx(t *Task, h HostEval, reads map[string]bool) *hcl.Eva
 
 // pendingResult is t's result before it has run: placeholder, made once
 // when the list is evaluated.
+// Stable reports whether the task's expressions evaluate alike at any
+// point of a run: they read no task's result (task.NAME, tasks.LIST.NAME,
+// or a local or module output that does) and call no function that reads
+// local files (file, templatefile...), which a task on the local machine
+// may have changed. A stable task's call can be sent before the task
+// before it has ended.
+func (t *Task) Stable() bool { return t.stable }
+
 func (t *Task) pendingResult() cty.Value {
 	if t.unknownResult == cty.NilVal {
 		return placeholder(t)

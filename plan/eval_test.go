@@ -310,3 +310,44 @@ tasks "a" {
 		}
 	}
 }
+
+// A task is stable when its arguments evaluate alike at any point of a
+// run: no task results read, directly or through a local, and no local
+// file read.
+func TestTaskStable(t *testing.T) {
+	cfg := loadString(t, `
+tunnel "local" "me" {}
+variable "v" { default = "x" }
+locals {
+  fixed = upper(var.v)
+  reads = tasks.a.first.stdout
+}
+tasks "z" {
+  on = tunnel.local.me
+  task "exec" "first" { command = ["true"] }
+}
+tasks "a" {
+  on = tunnel.local.me
+  task "exec" "first"     { command = ["echo", "literal"] }
+  task "exec" "vars"      { command = ["echo", var.v, local.fixed, host.name] }
+  task "exec" "earlier"   { command = ["echo", task.first.stdout] }
+  task "exec" "other"     { command = ["echo", tasks.z.first.stdout] }
+  task "exec" "via_local" { command = ["echo", local.reads] }
+  task "exec" "file"      { command = ["echo", fileexists("x")] }
+  task "exec" "when"      {
+    command = ["true"]
+    when    = task.first.rc == 0
+  }
+}`)
+	want := map[string]bool{"first": true, "vars": true, "earlier": false, "other": false, "via_local": false, "file": false, "when": false}
+	for _, l := range cfg.TaskLists {
+		if l.Name != "a" {
+			continue
+		}
+		for _, tk := range l.Tasks {
+			if got := tk.Stable(); got != want[tk.Name] {
+				t.Errorf("%s: Stable() = %v, want %v", tk.Name, got, want[tk.Name])
+			}
+		}
+	}
+}

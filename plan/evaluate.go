@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/function"
@@ -456,6 +458,7 @@ func (in *instance) evalList(list *TaskList) hcl.Diagnostics {
 		t.reads = in.taskReads(t)
 		t.earlier = earlierRead(t, list.Tasks[:i:i], earlier)
 		t.refless = refless(t)
+		t.stable = len(t.reads) == 0 && len(t.earlier) == 0 && !usesRoot(t, "task", "tasks") && !readsLocalFiles(t)
 		earlier[t.Name] = t
 		t.unknownResult = placeholder(t)
 		d, reads := in.checkTask(t)
@@ -699,6 +702,44 @@ func earlierRead(t *Task, all []*Task, byName map[string]*Task) []*Task {
 		}
 	}
 	return out
+}
+
+// localFileFunctions read the controller's files when they are called.
+var localFileFunctions = map[string]bool{"file": true, "filebase64": true, "fileexists": true, "fileset": true, "templatefile": true}
+
+// readsLocalFiles reports whether one of t's expressions may call a
+// function that reads local files (an expression it cannot look into
+// counts as one).
+func readsLocalFiles(t *Task) bool {
+	for _, it := range taskExprsOf(t) {
+		e, ok := it.expr.(hclsyntax.Expression)
+		if !ok {
+			return true
+		}
+		found := false
+		hclsyntax.VisitAll(e, func(n hclsyntax.Node) hcl.Diagnostics {
+			if call, ok := n.(*hclsyntax.FunctionCallExpr); ok && localFileFunctions[call.Name] {
+				found = true
+			}
+			return nil
+		})
+		if found {
+			return true
+		}
+	}
+	return false
+}
+
+// usesRoot reports whether one of t's expressions refers to one of roots.
+func usesRoot(t *Task, roots ...string) bool {
+	for _, it := range taskExprsOf(t) {
+		for _, tr := range it.expr.Variables() {
+			if slices.Contains(roots, tr.RootName()) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // refless reports whether none of t's expressions refers to anything.

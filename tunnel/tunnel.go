@@ -206,13 +206,40 @@ func (t *Tunnel) Call(ctx context.Context, fn string, args any) (cty.Value, erro
 // CallWith is Call with the protocol's options: check mode, data streams,
 // and an output callback instead of the tunnel's Output.
 func (t *Tunnel) CallWith(ctx context.Context, fn string, args any, opts *agent.CallOptions) (cty.Value, error) {
+	p, err := t.StartWith(ctx, fn, args, opts)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	return p.Wait()
+}
+
+// A Pending is a call sent with StartWith whose result is still to come.
+// Wait must be called once.
+type Pending struct {
+	*agent.Pending
+	lines *hostLines // the tunnel's output lines, when the call has no Output
+}
+
+// Wait returns the call's result; see agent.Pending.
+func (p *Pending) Wait() (cty.Value, error) {
+	v, err := p.Pending.Wait()
+	if p.lines != nil {
+		p.lines.flush()
+	}
+	return v, err
+}
+
+// StartWith sends a call and returns without waiting for its result, so
+// that another can be queued behind it on the agent (CallOptions.After
+// set to this call's Pending) and start there the moment this one ends.
+func (t *Tunnel) StartWith(ctx context.Context, fn string, args any, opts *agent.CallOptions) (*Pending, error) {
 	av, err := agent.GoValue(args)
 	if err != nil {
-		return cty.NilVal, fmt.Errorf("tunnel: %s on %s: arguments: %w", fn, t.Name(), err)
+		return nil, fmt.Errorf("tunnel: %s on %s: arguments: %w", fn, t.Name(), err)
 	}
 	s, err := t.session(ctx)
 	if err != nil {
-		return cty.NilVal, err
+		return nil, err
 	}
 	// A copy: the caller's options may be shared by calls on other hosts.
 	o := agent.CallOptions{}
@@ -220,16 +247,15 @@ func (t *Tunnel) CallWith(ctx context.Context, fn string, args any, opts *agent.
 		o = *opts
 	}
 	opts = &o
-	var lw *hostLines
+	p := &Pending{}
 	if opts.Output == nil {
-		lw = t.out.host(t.Name())
-		opts.Output = lw.write
+		p.lines = t.out.host(t.Name())
+		opts.Output = p.lines.write
 	}
-	v, err := s.client.Call(ctx, fn, av, opts)
-	if lw != nil {
-		lw.flush()
+	if p.Pending, err = s.client.Start(ctx, fn, av, opts); err != nil {
+		return nil, err
 	}
-	return v, err
+	return p, nil
 }
 
 // Tunnels makes a single tunnel act as a group of one, as Chopsticks

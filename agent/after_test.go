@@ -1,0 +1,291 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/zclconf/go-cty/cty"
+)
+
+// queueAgent serves funcs on one end of a socket pair and returns a
+// client for the other.
+func queueAgent(t *testing.T, funcs funcMap) *Client {
+	t.Helper()
+	ctrl, ag := socketPair(t)
+	go Serve(ag, funcs, Hello{Version: "test", Build: "test"})
+	cl, err := NewClient(context.Background(), ctrl, ClientConfig{Host: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	return cl
+}
+
+// gate is a function that blocks until released, then succeeds or fails.
+type gate struct {
+	release chan struct{}
+	started chan struct{}
+	fail    bool
+}
+
+func newGate(fail bool) *gate {
+	return &gate{release: make(chan struct{}), started: make(chan struct{}, 1), fail: fail}
+}
+
+func (g *gate) handler(log *eventLog) Handler {
+	return func(cc CallContext, _ cty.Value) (cty.Value, error) {
+		g.started <- struct{}{}
+		<-g.release
+		log.add("gate ends")
+		if g.fail {
+			return cty.NilVal, errors.New("gate failed")
+		}
+		return cty.True, nil
+	}
+}
+
+type eventLog struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (l *eventLog) add(e string) {
+	l.mu.Lock()
+	l.events = append(l.events, e)
+	l.mu.Unlock()
+}
+
+func (l *eventLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.events, ", ")
+}
+
+func counting(log *eventLog, n *atomic.Int32) Handler {
+	return func(CallContext, cty.Value) (cty.Value, error) {
+		n.Add(1)
+		log.add("follower runs")
+		return cty.StringVal("ran"), nil
+	}
+}
+
+func notRun(err error) bool {
+	var re *RemoteError
+	return errors.As(err, &re) && re.Kind == KindNotRun
+}
+
+// A call queued after another starts only when that one has ended, even
+// though the agent had it while the first still ran.
+func TestQueuedCallWaitsForTheCallItFollows(t *testing.T) {
+	log := &eventLog{}
+	g := newGate(false)
+	var ran atomic.Int32
+	cl := queueAgent(t, funcMap{"gate": g.handler(log), "follower": counting(log, &ran), "ping": pingHandler})
+	ctx := context.Background()
+	first, err := cl.Start(ctx, "gate", cty.EmptyObjectVal, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-g.started
+	second, err := cl.Start(ctx, "follower", cty.EmptyObjectVal, &CallOptions{After: first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A call sent after the follower comes back: the agent has read the
+	// follower, and a follower that did not wait would be running now.
+	if _, err := cl.Call(ctx, "ping", cty.EmptyObjectVal, nil); err != nil {
+		t.Fatal(err)
+	}
+	log.add("gate released")
+	close(g.release)
+	if _, err := first.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	v, err := second.Wait()
+	if err != nil || v.AsString() != "ran" {
+		t.Fatalf("follower: %#v, %v", v, err)
+	}
+	if got, want := log.String(), "gate released, gate ends, follower runs"; got != want {
+		t.Fatalf("events: %s; want %s", got, want)
+	}
+}
+
+func pingHandler(CallContext, cty.Value) (cty.Value, error) { return cty.True, nil }
+
+// A call queued after one that fails never starts, unless it is queued
+// even if that one fails; the same holds when the first has already
+// ended by the time the follower arrives.
+func TestQueuedCallAfterAFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		fail, anyway bool
+		ended        bool // the first has ended before the follower is sent
+		wantRun      bool
+	}{
+		{"after success", false, false, false, true},
+		{"after failure", true, false, false, false},
+		{"after failure, even if failed", true, true, false, true},
+		{"after an ended success", false, false, true, true},
+		{"after an ended failure", true, false, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log := &eventLog{}
+			g := newGate(tc.fail)
+			var ran atomic.Int32
+			cl := queueAgent(t, funcMap{"gate": g.handler(log), "follower": counting(log, &ran)})
+			ctx := context.Background()
+			first, err := cl.Start(ctx, "gate", cty.EmptyObjectVal, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.ended {
+				close(g.release)
+				first.Wait()
+			}
+			second, err := cl.Start(ctx, "follower", cty.EmptyObjectVal, &CallOptions{After: first, AfterEvenIfFailed: tc.anyway})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.ended {
+				close(g.release)
+				first.Wait()
+			}
+			_, err = second.Wait()
+			if tc.wantRun != (ran.Load() == 1) || tc.wantRun != (err == nil) {
+				t.Fatalf("follower ran %d times, error %v; want it to run: %v", ran.Load(), err, tc.wantRun)
+			}
+			if !tc.wantRun && !notRun(err) {
+				t.Fatalf("follower error %v, want KindNotRun", err)
+			}
+		})
+	}
+}
+
+// Withdrawing a queued call keeps it from starting; withdrawing one that
+// has started leaves it to finish. Cancelling a queued call's context
+// keeps it from starting too.
+func TestWithdrawAndCancelQueuedCalls(t *testing.T) {
+	log := &eventLog{}
+	g := newGate(false)
+	var ran atomic.Int32
+	cl := queueAgent(t, funcMap{"gate": g.handler(log), "follower": counting(log, &ran), "ping": pingHandler})
+	ctx := context.Background()
+	first, err := cl.Start(ctx, "gate", cty.EmptyObjectVal, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withdrawn, err := cl.Start(ctx, "follower", cty.EmptyObjectVal, &CallOptions{After: first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancelled, err := cl.Start(cctx, "follower", cty.EmptyObjectVal, &CallOptions{After: first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withdrawn.Withdraw()
+	cancel()
+	if _, err := cancelled.Wait(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled follower: %v", err)
+	}
+	if _, err := withdrawn.Wait(); !notRun(err) {
+		t.Fatalf("withdrawn follower: %v, want KindNotRun", err)
+	}
+	close(g.release)
+	if _, err := first.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	// The agent has dealt with both followers once a later call returns.
+	if _, err := cl.Call(ctx, "ping", cty.EmptyObjectVal, nil); err != nil {
+		t.Fatal(err)
+	}
+	if ran.Load() != 0 {
+		t.Fatalf("a withdrawn or cancelled follower ran (%d times)", ran.Load())
+	}
+
+	// A follower that has started is not stopped by Withdraw.
+	g2 := newGate(false)
+	cl2 := queueAgent(t, funcMap{"gate": g2.handler(log), "second": g2.handler(log), "ping": pingHandler})
+	a, _ := cl2.Start(ctx, "gate", cty.EmptyObjectVal, nil)
+	b, _ := cl2.Start(ctx, "second", cty.EmptyObjectVal, &CallOptions{After: a})
+	<-g2.started
+	g2.release <- struct{}{} // the first ends; the second starts
+	<-g2.started
+	b.Withdraw()
+	if _, err := cl2.Call(ctx, "ping", cty.EmptyObjectVal, nil); err != nil { // the agent has the withdrawal
+		t.Fatal(err)
+	}
+	close(g2.release)
+	if _, err := a.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := b.Wait(); err != nil || !v.True() {
+		t.Fatalf("a started follower, withdrawn: %#v, %v; want it to finish", v, err)
+	}
+}
+
+// The agent remembers how the last calls ended, a bounded number.
+func TestOutcomesForget(t *testing.T) {
+	var o outcomes
+	for id := uint32(1); id <= maxOutcomes+1; id++ {
+		o.add(id, outcome(id%3))
+	}
+	if _, known := o.get(1); known {
+		t.Fatal("the oldest outcome is still remembered")
+	}
+	if out, known := o.get(2); !known || out != outcome(2) {
+		t.Fatalf("outcome of call 2: %v, %v", out, known)
+	}
+	if out, known := o.get(maxOutcomes + 1); !known || out != outcome((maxOutcomes+1)%3) {
+		t.Fatalf("latest outcome: %v, %v", out, known)
+	}
+	if len(o.of) != maxOutcomes {
+		t.Fatalf("%d outcomes kept, want %d", len(o.of), maxOutcomes)
+	}
+}
+
+// A call can follow only a call on its own client.
+func TestQueuedCallOnAnotherClient(t *testing.T) {
+	g := newGate(false)
+	log := &eventLog{}
+	cl1 := queueAgent(t, funcMap{"gate": g.handler(log)})
+	cl2 := queueAgent(t, funcMap{"gate": g.handler(log)})
+	close(g.release)
+	p, err := cl1.Start(context.Background(), "gate", cty.EmptyObjectVal, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Wait()
+	if _, err := cl2.Start(context.Background(), "gate", cty.EmptyObjectVal, &CallOptions{After: p}); err == nil || !strings.Contains(err.Error(), "another connection") {
+		t.Fatalf("error %v", err)
+	}
+}
+
+// A call queued, even if failed, after one that never started does not
+// start either: it would run before the call it follows.
+func TestQueuedCallAfterOneThatDidNotStart(t *testing.T) {
+	log := &eventLog{}
+	g := newGate(true)
+	var ran atomic.Int32
+	cl := queueAgent(t, funcMap{"gate": g.handler(log), "follower": counting(log, &ran)})
+	ctx := context.Background()
+	a, _ := cl.Start(ctx, "gate", cty.EmptyObjectVal, nil)
+	b, _ := cl.Start(ctx, "follower", cty.EmptyObjectVal, &CallOptions{After: a})
+	c, _ := cl.Start(ctx, "follower", cty.EmptyObjectVal, &CallOptions{After: b, AfterEvenIfFailed: true})
+	close(g.release)
+	if _, err := a.Wait(); err == nil {
+		t.Fatal("the gate did not fail")
+	}
+	for name, p := range map[string]*Pending{"b": b, "c": c} {
+		if _, err := p.Wait(); !notRun(err) {
+			t.Fatalf("%s: %v, want KindNotRun", name, err)
+		}
+	}
+	if ran.Load() != 0 {
+		t.Fatalf("followers ran %d times", ran.Load())
+	}
+}

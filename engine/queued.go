@@ -1,0 +1,119 @@
+package engine
+
+import (
+	"context"
+	"errors"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/chopplan/chopplan/agent"
+	"github.com/chopplan/chopplan/plan"
+	"github.com/chopplan/chopplan/tunnel"
+)
+
+// A host's tasks run one after another, each once the one before has
+// succeeded. Waiting for each result before sending the next call would
+// cost every task a round trip and the controller's handling of the
+// result, during which the target idles. So while a task's call runs, the
+// next task's call is sent too, queued on the agent behind it
+// (agent.CallOptions.After): the agent starts it the moment the first one
+// succeeds, and never starts it when the first one fails. This is only
+// done when sending early cannot change what runs:
+//
+//   - the running task's success on the agent is its success: it is a
+//     single call of a builtin (no for_each, no until, no changed_when);
+//   - the next task's arguments read no task's result and no local file
+//     (plan.Task.Stable: they are the same now as after the running
+//     task), it has no when, for_each or
+//     timeout of its own (a timeout would start counting while it
+//     waits), it is a builtin rather than an action that starts on the
+//     controller, and an earlier run has not done it already.
+//
+// A stop (the first Ctrl-C) withdraws the queued call at once: it then
+// does not start, and if it had just started it finishes, like any
+// running task.
+
+// queuedCall is the next task's call, sent while the task before it runs.
+type queuedCall struct {
+	task   *plan.Task
+	args   cty.Value // the arguments it was sent with, already evaluated
+	check  bool
+	p      *tunnel.Pending
+	lines  *outputLines
+	unstop func() bool // forgets the stop hook that withdraws it
+}
+
+// errNotStarted is a queued task that did not start because the run
+// stopped.
+var errNotStarted = errors.New("the run was interrupted")
+
+// queueable reports whether next's call may be sent while cur's runs.
+func (r *runner) queueable(h *hostRun, cur, next *plan.Task) bool {
+	_, curAction := actions[cur.Builtin]
+	_, nextAction := actions[next.Builtin]
+	return !curAction && cur.ForEach == nil && cur.Until == nil && cur.ChangedWhen == nil &&
+		!nextAction && next.When == nil && next.ForEach == nil && next.Timeout == 0 && next.Stable() &&
+		(r.opts.Done == nil || !r.opts.Done(h.plan.Name, next.Addr)) &&
+		!r.stopped()
+}
+
+// queueNext sends the task after cur, queued behind cur's call p, when
+// that is safe (see queueable) and the task would make a call.
+func (r *runner) queueNext(h *hostRun, cur *plan.Task, p *tunnel.Pending) {
+	h.dropQueued() // sent behind an earlier try of cur, which failed
+	if h.list == nil || h.pos+1 >= len(h.list.Tasks) || h.list.Tasks[h.pos] != cur {
+		return
+	}
+	next := h.list.Tasks[h.pos+1]
+	if !r.queueable(h, cur, next) {
+		return
+	}
+	args, check, status, err := r.prepare(h, next, nil)
+	if err != nil || status != "" {
+		return // evaluated again, and reported, in its turn
+	}
+	lines := r.outputLines(h.plan.Name, next.Addr)
+	opts := &agent.CallOptions{Check: check, Output: lines.write, After: p.Pending, AfterEvenIfFailed: cur.AllowFailure}
+	np, err := h.tun.StartWith(h.listCtx, next.Builtin, args, opts)
+	if err != nil {
+		return // the connection is gone: cur's result says so
+	}
+	q := &queuedCall{task: next, args: args, check: check, p: np, lines: lines}
+	q.unstop = context.AfterFunc(r.stopCtx, np.Withdraw)
+	h.queued = q
+}
+
+// takeQueued returns the queued call for t, if there is one.
+func (h *hostRun) takeQueued(t *plan.Task) *queuedCall {
+	q := h.queued
+	if q == nil || q.task != t {
+		return nil
+	}
+	h.queued = nil
+	return q
+}
+
+// wait waits for a queued call's result. ran is false when it did not
+// start: the call it was queued after failed (a retry may yet succeed),
+// or the run stopped.
+func (q *queuedCall) wait() (v cty.Value, err error, ran bool) {
+	q.unstop()
+	v, err = q.p.Wait()
+	q.lines.flush()
+	var re *agent.RemoteError
+	if errors.As(err, &re) && re.Kind == agent.KindNotRun {
+		return cty.NilVal, nil, false
+	}
+	return v, err, true
+}
+
+// dropQueued withdraws a queued call the list will not reach (the task
+// before it failed, or the host became unreachable): the agent answers
+// that it did not start.
+func (h *hostRun) dropQueued() {
+	if q := h.queued; q != nil {
+		h.queued = nil
+		q.p.Withdraw()
+		q.wait()
+	}
+}

@@ -1,0 +1,186 @@
+package engine_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/chopplan/chopplan/engine"
+)
+
+// A stable task's call is sent while the task before it runs (the agent
+// queues it): its arguments are seen before the task before it ends.
+func TestNextTaskIsSentWhileTheTaskBeforeRuns(t *testing.T) {
+	cfg, order := loadPlan(t, `
+variable "secret" {
+  type      = string
+  sensitive = true
+  default   = "s3cret"
+}
+tunnel "local" "me" {}
+tasks "l" {
+  on = tunnel.local.me
+  task "exec" "one" { command = "echo 1 >> ORDER" }
+  task "exec" "two" { command = "echo 2 >> ORDER" }
+  task "exec" "three" { command = ["sh", "-c", "echo 3 >> ORDER", var.secret] }
+}
+`)
+	var mu sync.Mutex
+	var log []string
+	sink := engine.SinkFunc(func(e engine.Event) {
+		if e.Type == engine.EventTask {
+			mu.Lock()
+			log = append(log, e.Task+" "+string(e.Status))
+			mu.Unlock()
+		}
+	})
+	sensitive := func(v cty.Value) {
+		if strings.Contains(v.GoString(), "s3cret") {
+			mu.Lock()
+			log = append(log, "three's arguments")
+			mu.Unlock()
+		}
+	}
+	res, err := engine.Run(context.Background(), cfg, engine.Options{Sink: sink, Sensitive: sensitive})
+	if err != nil || res.Failed() {
+		t.Fatalf("run: %v, %+v", err, res)
+	}
+	want := []string{"three's arguments", "tasks.l.two changed", "tasks.l.three changed"}
+	if i := slices.Index(log, want[0]); i < 0 || !slices.Equal(log[i:i+3], want) {
+		t.Fatalf("events %q: want %q in a row (three sent before two ended)", log, want)
+	}
+	if got := strings.Join(lines(t, order), ""); got != "123" {
+		t.Fatalf("order %q", got)
+	}
+}
+
+// A task queued behind one that fails never starts; behind one allowed to
+// fail it does; behind one that fails and then succeeds on a retry it
+// runs once, after it.
+func TestQueuedTaskStopsWithTheFailureBeforeIt(t *testing.T) {
+	cfg, order := loadPlan(t, `
+tunnel "local" "me" {}
+tasks "l" {
+  on = tunnel.local.me
+  task "exec" "one" { command = "echo 1 >> ORDER" }
+  task "exec" "two" { command = ["false"] }
+  task "exec" "three" { command = "echo 3 >> ORDER" }
+}
+`)
+	res, ev := apply(t, cfg, engine.Options{})
+	if !res.Failed() {
+		t.Fatal("no failure")
+	}
+	if s := ev.status("me", "tasks.l.three"); s != engine.StatusNotRun {
+		t.Fatalf("three: %s", s)
+	}
+	if got := strings.Join(lines(t, order), ""); got != "1" {
+		t.Fatalf("order %q: the task after the failure ran", got)
+	}
+}
+
+func TestQueuedTaskAfterAnAllowedFailure(t *testing.T) {
+	cfg, order := loadPlan(t, `
+tunnel "local" "me" {}
+tasks "l" {
+  on = tunnel.local.me
+  task "exec" "two" {
+    command       = ["false"]
+    allow_failure = true
+  }
+  task "exec" "three" { command = "echo 3 >> ORDER" }
+}
+`)
+	_, ev := apply(t, cfg, engine.Options{})
+	if s := ev.status("me", "tasks.l.three"); s != engine.StatusChanged {
+		t.Fatalf("three: %s", s)
+	}
+	if got := strings.Join(lines(t, order), ""); got != "3" {
+		t.Fatalf("order %q", got)
+	}
+}
+
+func TestQueuedTaskAfterASuccessfulRetry(t *testing.T) {
+	cfg, order := loadPlan(t, `
+tunnel "local" "me" {}
+tasks "l" {
+  on = tunnel.local.me
+  task "exec" "two" {
+    command = "echo 2 >> ORDER; test -e ORDER.done || { touch ORDER.done; exit 1; }"
+    retries = 1
+  }
+  task "exec" "three" { command = "echo 3 >> ORDER" }
+  task "exec" "four" { command = "echo 4 >> ORDER" }
+}
+`)
+	res, ev := apply(t, cfg, engine.Options{})
+	if res.Failed() {
+		t.Fatalf("failed: %+v", ev.all)
+	}
+	if got := strings.Join(lines(t, order), ""); got != "2234" {
+		t.Fatalf("order %q, want 2234: the retry, then three and four once each", got)
+	}
+}
+
+// A stop while a task runs lets it finish and withdraws the task queued
+// behind it, which does not start.
+func TestStopWithdrawsTheQueuedTask(t *testing.T) {
+	cfg, order := loadPlan(t, `
+tunnel "local" "me" {}
+tasks "l" {
+  on = tunnel.local.me
+  task "exec" "two" { command = "touch ORDER.started; while [ ! -e ORDER.go ]; do sleep 0.01; done; echo 2 >> ORDER" }
+  task "exec" "three" { command = "echo 3 >> ORDER" }
+}
+`)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	var res *engine.Result
+	ev := &events{}
+	go func() {
+		defer close(done)
+		var err error
+		if res, err = engine.Run(context.Background(), cfg, engine.Options{Sink: ev, Stop: stop}); err != nil {
+			t.Error(err)
+		}
+	}()
+	for !exists(order + ".started") {
+		select {
+		case <-done:
+			t.Fatal("the run ended before two started")
+		default:
+		}
+		sleepBriefly()
+	}
+	close(stop)
+	if err := os.WriteFile(order+".go", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if s := ev.status("me", "tasks.l.two"); s != engine.StatusChanged {
+		t.Fatalf("two: %s, want it to finish", s)
+	}
+	if s := ev.status("me", "tasks.l.three"); s != engine.StatusNotRun {
+		t.Fatalf("three: %s", s)
+	}
+	if got := strings.Join(lines(t, order), ""); got != "2" {
+		t.Fatalf("order %q: three ran after the stop", got)
+	}
+	if !res.Interrupted {
+		t.Fatal("the run is not marked interrupted")
+	}
+}
+
+func sleepBriefly() { time.Sleep(5 * time.Millisecond) }
+
+func exists(path string) bool {
+	_, err := os.Stat(filepath.Clean(path))
+	return err == nil
+}
