@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chopplan/chopplan/agent"
 	"github.com/chopplan/chopplan/tunnel"
 )
 
@@ -253,6 +254,36 @@ func BenchmarkLocalExecTrue(b *testing.B) {
 		if _, err := tun.Call(ctx, "exec", args); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkLocalExecTrueQueued: `exec /bin/true` calls one after another
+// as apply sends a host's tasks: each call is sent while the one before
+// runs, queued on the agent behind it (agent.CallOptions.After).
+func BenchmarkLocalExecTrueQueued(b *testing.B) {
+	tun := benchTunnel(b)
+	ctx := context.Background()
+	args := map[string]any{"command": []string{"/bin/true"}}
+	b.ResetTimer()
+	var prev *tunnel.Pending
+	for range b.N {
+		opts := &agent.CallOptions{Output: func(int, []byte) {}}
+		if prev != nil {
+			opts.After = prev.Pending
+		}
+		p, err := tun.StartWith(ctx, "exec", args, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if prev != nil {
+			if _, err := prev.Wait(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		prev = p
+	}
+	if _, err := prev.Wait(); err != nil {
+		b.Fatal(err)
 	}
 }
 
