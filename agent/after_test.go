@@ -289,3 +289,32 @@ func TestQueuedCallAfterOneThatDidNotStart(t *testing.T) {
 		t.Fatalf("followers ran %d times", ran.Load())
 	}
 }
+
+// A call queued, even if failed, behind a call that is cancelled does not
+// start: the controller that cancels wants work to stop.
+func TestQueuedCallAfterACancelledOne(t *testing.T) {
+	started := make(chan struct{})
+	var ran atomic.Int32
+	log := &eventLog{}
+	cl := queueAgent(t, funcMap{
+		// Like exec when killed: it fails with its own kind, not "cancelled".
+		"stubborn": func(cc CallContext, _ cty.Value) (cty.Value, error) {
+			close(started)
+			<-cc.Context().Done()
+			return cty.NilVal, Fail(KindFailed, cty.NilVal, "killed")
+		},
+		"follower": counting(log, &ran),
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	a, _ := cl.Start(ctx, "stubborn", cty.EmptyObjectVal, nil)
+	b, _ := cl.Start(context.Background(), "follower", cty.EmptyObjectVal, &CallOptions{After: a, AfterEvenIfFailed: true})
+	<-started
+	cancel()
+	a.Wait()
+	if _, err := b.Wait(); !notRun(err) {
+		t.Fatalf("follower of a cancelled call: %v, want KindNotRun", err)
+	}
+	if ran.Load() != 0 {
+		t.Fatal("the follower ran")
+	}
+}

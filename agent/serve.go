@@ -333,6 +333,9 @@ func (sc *serverCall) run(args []byte) {
 	sc.s.mu.Lock()
 	delete(sc.s.calls, sc.id)
 	out := outcomeOf(rerr)
+	if sc.ctx.Err() != nil && out != outcomeNotRun {
+		out = outcomeCancelled // whatever the function made of it
+	}
 	sc.s.ended.add(sc.id, out)
 	if sc.recv != nil || sc.send != nil {
 		sc.s.streams--
@@ -384,6 +387,8 @@ func (sc *serverCall) awaitPredecessor() *RemoteError {
 		return &RemoteError{Kind: KindNotRun, Message: "not started: cancelled"}
 	case pred == outcomeNotRun:
 		return &RemoteError{Kind: KindNotRun, Message: "not started: the call it was queued after did not start"}
+	case pred == outcomeCancelled:
+		return &RemoteError{Kind: KindNotRun, Message: "not started: the call it was queued after was cancelled"}
 	case pred == outcomeFailed && !sc.evenIfFailed:
 		return &RemoteError{Kind: KindNotRun, Message: "not started: the call it was queued after failed"}
 	}
@@ -403,15 +408,17 @@ type outcomes struct {
 
 const maxOutcomes = 64
 
-// outcome is how a call ended, as a call queued after it sees it: one
+// outcome is how a call ended, as a call queued after it sees it. One
 // that did not start (KindNotRun) stops its followers even when they
-// would run after a failure, since they must not run before it.
+// would run after a failure, since they must not run before it; so does
+// a cancelled one, since the controller that cancels wants work to stop.
 type outcome byte
 
 const (
 	outcomeOK outcome = iota
 	outcomeFailed
 	outcomeNotRun
+	outcomeCancelled
 )
 
 func outcomeOf(rerr *RemoteError) outcome {
@@ -420,6 +427,8 @@ func outcomeOf(rerr *RemoteError) outcome {
 		return outcomeOK
 	case rerr.Kind == KindNotRun:
 		return outcomeNotRun
+	case rerr.Kind == KindCancelled:
+		return outcomeCancelled
 	}
 	return outcomeFailed
 }

@@ -54,7 +54,7 @@ func (r *runner) queueable(h *hostRun, cur, next *plan.Task) bool {
 	return !curAction && cur.ForEach == nil && cur.Until == nil && cur.ChangedWhen == nil &&
 		!nextAction && next.When == nil && next.ForEach == nil && next.Timeout == 0 && next.Stable() &&
 		(r.opts.Done == nil || !r.opts.Done(h.plan.Name, next.Addr)) &&
-		!r.stopped()
+		!r.stopped() && h.listCtx.Err() == nil
 }
 
 // queueNext sends the task after cur, queued behind cur's call p, when
