@@ -195,11 +195,15 @@ func TestWithdrawAndCancelQueuedCalls(t *testing.T) {
 	if _, err := withdrawn.Wait(); !notRun(err) {
 		t.Fatalf("withdrawn follower: %v, want KindNotRun", err)
 	}
+	// The agent has read the cancel (frames are read in order) once a
+	// later call returns; only then may the first call end.
+	if _, err := cl.Call(ctx, "ping", cty.EmptyObjectVal, nil); err != nil {
+		t.Fatal(err)
+	}
 	close(g.release)
 	if _, err := first.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	// The agent has dealt with both followers once a later call returns.
 	if _, err := cl.Call(ctx, "ping", cty.EmptyObjectVal, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -178,6 +178,9 @@ func (cl *Client) Start(ctx context.Context, name string, args cty.Value, opts *
 	if len(name) > 255 {
 		return nil, fmt.Errorf("agent: function name %.40q… longer than 255 bytes", name)
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("agent: %s on %s: %w", name, cl.host, err)
+	}
 	if opts == nil {
 		opts = &CallOptions{}
 	}

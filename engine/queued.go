@@ -21,7 +21,9 @@ import (
 // done when sending early cannot change what runs:
 //
 //   - the running task's success on the agent is its success: it is a
-//     single call of a builtin (no for_each, no until, no changed_when);
+//     single call of a builtin (no for_each, no until, no changed_when)
+//     with no deadline of its own or its list's (a deadline that passes
+//     as the result travels would fail a task that succeeded there);
 //   - the next task's arguments read no task's result and no local file
 //     (plan.Task.Stable: they are the same now as after the running
 //     task), it has no when, for_each or
@@ -31,7 +33,8 @@ import (
 //
 // A stop (the first Ctrl-C) withdraws the queued call at once: it then
 // does not start, and if it had just started it finishes, like any
-// running task.
+// running task. Whenever a list ends early, a queued call that started
+// all the same is waited for and its result recorded (stopList).
 
 // queuedCall is the next task's call, sent while the task before it runs.
 type queuedCall struct {
@@ -43,24 +46,26 @@ type queuedCall struct {
 	unstop func() bool // forgets the stop hook that withdraws it
 }
 
-// errNotStarted is a queued task that did not start because the run
-// stopped.
-var errNotStarted = errors.New("the run was interrupted")
+// notStarted is a queued task that did not start because its list ended
+// first; the message says why.
+type notStarted struct{ why string }
+
+func (e notStarted) Error() string { return e.why }
 
 // queueable reports whether next's call may be sent while cur's runs.
 func (r *runner) queueable(h *hostRun, cur, next *plan.Task) bool {
 	_, curAction := actions[cur.Builtin]
 	_, nextAction := actions[next.Builtin]
-	return !curAction && cur.ForEach == nil && cur.Until == nil && cur.ChangedWhen == nil &&
+	return !curAction && cur.ForEach == nil && cur.Until == nil && cur.ChangedWhen == nil && cur.Timeout == 0 &&
 		!nextAction && next.When == nil && next.ForEach == nil && next.Timeout == 0 && next.Stable() &&
+		h.list.Timeout == 0 &&
 		(r.opts.Done == nil || !r.opts.Done(h.plan.Name, next.Addr)) &&
-		!r.stopped() && h.listCtx.Err() == nil
+		!r.stopped() && h.listCtx.Err() == nil && h.draining == ""
 }
 
 // queueNext sends the task after cur, queued behind cur's call p, when
 // that is safe (see queueable) and the task would make a call.
 func (r *runner) queueNext(h *hostRun, cur *plan.Task, p *tunnel.Pending) {
-	h.dropQueued() // sent behind an earlier try of cur, which failed
 	if h.list == nil || h.pos+1 >= len(h.list.Tasks) || h.list.Tasks[h.pos] != cur {
 		return
 	}
@@ -73,7 +78,9 @@ func (r *runner) queueNext(h *hostRun, cur *plan.Task, p *tunnel.Pending) {
 		return // evaluated again, and reported, in its turn
 	}
 	lines := r.outputLines(h.plan.Name, next.Addr)
-	opts := &agent.CallOptions{Check: check, Output: lines.write, After: p.Pending, AfterEvenIfFailed: cur.AllowFailure}
+	// After a failure the next task runs only when the list goes on: cur
+	// is allowed to fail and will not be tried again.
+	opts := &agent.CallOptions{Check: check, Output: lines.write, After: p.Pending, AfterEvenIfFailed: cur.AllowFailure && cur.Retries == 0}
 	np, err := h.tun.StartWith(h.listCtx, next.Builtin, args, opts)
 	if err != nil {
 		return // the connection is gone: cur's result says so
@@ -107,9 +114,9 @@ func (q *queuedCall) wait() (v cty.Value, err error, ran bool) {
 	return v, err, true
 }
 
-// dropQueued withdraws a queued call the list will not reach (the task
-// before it failed, or the host became unreachable): the agent answers
-// that it did not start.
+// dropQueued withdraws a queued call and waits for the agent's answer,
+// for one that cannot have started: queued behind a call that failed and
+// is tried again, or behind one that did not start.
 func (h *hostRun) dropQueued() {
 	if q := h.queued; q != nil {
 		h.queued = nil

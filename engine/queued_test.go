@@ -184,3 +184,118 @@ func exists(path string) bool {
 	_, err := os.Stat(filepath.Clean(path))
 	return err == nil
 }
+
+// A task allowed to fail but tried again: the task after it waits for the
+// last try, and runs once.
+func TestQueuedTaskAfterAnAllowedFailureWithRetries(t *testing.T) {
+	cfg, order := loadPlan(t, `
+tunnel "local" "me" {}
+tasks "l" {
+  on = tunnel.local.me
+  task "exec" "two" {
+    command       = "echo 2 >> ORDER; test -e ORDER.done || { touch ORDER.done; exit 1; }"
+    retries       = 1
+    allow_failure = true
+  }
+  task "exec" "three" { command = "echo 3a >> ORDER; echo 3b >> ORDER" }
+}
+`)
+	res, ev := apply(t, cfg, engine.Options{})
+	if res.Failed() {
+		t.Fatalf("failed: %+v", ev.all)
+	}
+	if got := strings.Join(lines(t, order), " "); got != "2 2 3a 3b" {
+		t.Fatalf("order %q, want the retry, then three once", got)
+	}
+}
+
+// Cancelling the run while a queued task runs: it is recorded failed (it
+// ran, and was cancelled), it is not tried again, and nothing after it
+// starts.
+func TestCancelWhileAQueuedTaskRuns(t *testing.T) {
+	cfg, order := loadPlan(t, `
+tunnel "local" "me" {}
+tasks "l" {
+  on = tunnel.local.me
+  task "exec" "one" { command = "echo 1 >> ORDER" }
+  task "exec" "two" {
+    command = "echo 2 >> ORDER; touch ORDER.started; while [ ! -e ORDER.go ]; do sleep 0.01; done"
+    retries = 2
+  }
+  task "exec" "three" { command = "echo 3 >> ORDER" }
+}
+`)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ev := &events{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := engine.Run(ctx, cfg, engine.Options{Sink: ev}); err != nil {
+			t.Error(err)
+		}
+	}()
+	for !exists(order + ".started") {
+		select {
+		case <-done:
+			t.Fatal("the run ended before two started")
+		default:
+		}
+		sleepBriefly()
+	}
+	cancel()
+	<-done
+	if s := ev.status("me", "tasks.l.two"); s != engine.StatusFailed {
+		t.Fatalf("two: %s", s)
+	}
+	if s := ev.status("me", "tasks.l.three"); s != engine.StatusNotRun {
+		t.Fatalf("three: %s", s)
+	}
+	if got := strings.Join(lines(t, order), ""); got != "12" {
+		t.Fatalf("order %q: want two once and three never", got)
+	}
+}
+
+// Behind a task with a deadline the next task waits for its result: a
+// deadline passing as the result travels would fail a task that
+// succeeded on the target.
+func TestNoQueueingBehindATaskWithATimeout(t *testing.T) {
+	cfg, _ := loadPlan(t, `
+variable "secret" {
+  type      = string
+  sensitive = true
+  default   = "s3cret"
+}
+tunnel "local" "me" {}
+tasks "l" {
+  on = tunnel.local.me
+  task "exec" "two" {
+    command = ["true"]
+    timeout = "1m"
+  }
+  task "exec" "three" { command = ["true", var.secret] }
+}
+`)
+	var mu sync.Mutex
+	var log []string
+	sink := engine.SinkFunc(func(e engine.Event) {
+		if e.Type == engine.EventTask {
+			mu.Lock()
+			log = append(log, e.Task)
+			mu.Unlock()
+		}
+	})
+	sensitive := func(v cty.Value) {
+		if strings.Contains(v.GoString(), "s3cret") {
+			mu.Lock()
+			log = append(log, "three's arguments")
+			mu.Unlock()
+		}
+	}
+	if _, err := engine.Run(context.Background(), cfg, engine.Options{Sink: sink, Sensitive: sensitive}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"tasks.l.two", "three's arguments", "tasks.l.three"}; !slices.Equal(log, want) {
+		t.Fatalf("events %q, want %q", log, want)
+	}
+}

@@ -145,6 +145,10 @@ type hostRun struct {
 	pos     int
 	listCtx context.Context
 	queued  *queuedCall
+	// draining, while a list ends early, is why: the call already sent
+	// for the next task is waited for and recorded, and nothing more is
+	// sent.
+	draining string
 }
 
 // listRun is one task list's state: its hosts in batches, its barrier.
@@ -631,21 +635,13 @@ func (r *runner) runList(ctx context.Context, h *hostRun, lr *listRun, batch int
 	}
 	h.list, h.listCtx = lr.list, listCtx
 	defer func() {
-		h.dropQueued()
+		h.dropQueued() // none is left when the list runs to its end
 		h.list, h.listCtx = nil, nil
 	}()
 	for i, t := range lr.list.Tasks {
 		h.pos = i
 		if r.stopped() || ctx.Err() != nil {
-			if h.queued == nil || h.queued.task != t {
-				r.notRunFrom(h, lr, i, "the run was interrupted")
-				return false
-			}
-			// Its call was sent before the stop: its outcome (it did
-			// not start, as a rule) is what is recorded.
-			r.runTask(listCtx, h, t)
-			r.notRunFrom(h, lr, i+1, "the run was interrupted")
-			return false
+			return r.stopList(h, lr, i, "the run was interrupted", false)
 		}
 		if r.opts.Done != nil && r.opts.Done(name, t.Addr) {
 			continue
@@ -653,14 +649,37 @@ func (r *runner) runList(ctx context.Context, h *hostRun, lr *listRun, batch int
 		status := r.runTask(listCtx, h, t)
 		switch {
 		case status == StatusUnreachable:
-			r.notRunFrom(h, lr, i+1, "the host became unreachable")
-			return true
+			return r.stopList(h, lr, i+1, "the host became unreachable", true)
 		case status == StatusFailed && !t.AllowFailure:
-			r.notRunFrom(h, lr, i+1, "the host dropped out after a failure")
-			return true
+			return r.stopList(h, lr, i+1, "the host dropped out after a failure", true)
 		}
 	}
 	return false
+}
+
+// stopList ends a list on a host before its task from: that task and the
+// rest are not run, for reason why. A call already sent for task from
+// (queued.go) is withdrawn; should it have started all the same, its
+// result is recorded as it is. It reports whether the host failed in the
+// list: failed, or that task failed.
+//
+// After a failure with the run cancelled, the call is taken not to have
+// started: the task before it failed or was cancelled, which keeps the
+// agent from starting it, and a cancelled wait would report the
+// cancellation rather than the agent's answer.
+func (r *runner) stopList(h *hostRun, lr *listRun, from int, why string, failed bool) bool {
+	if q := h.queued; q != nil && from < len(lr.list.Tasks) && q.task == lr.list.Tasks[from] && !(failed && h.listCtx.Err() != nil) {
+		q.p.Withdraw()
+		h.draining = why
+		h.pos = from
+		status := r.runTask(h.listCtx, h, q.task)
+		h.draining = ""
+		failed = failed || status == StatusUnreachable || (status == StatusFailed && !q.task.AllowFailure)
+		from++
+	}
+	h.dropQueued()
+	r.notRunFrom(h, lr, from, why)
+	return failed
 }
 
 func (r *runner) notRun(h *hostRun, lr *listRun, why string) { r.notRunFrom(h, lr, 0, why) }
@@ -747,7 +766,8 @@ func (r *runner) runTask(ctx context.Context, h *hostRun, t *plan.Task) Status {
 	}
 	if t.ForEach == nil {
 		s, v, err := r.attempt(ctx, h, t, nil)
-		if errors.Is(err, errNotStarted) {
+		var ns notStarted
+		if errors.As(err, &ns) {
 			return finish(StatusNotRun, cty.NilVal, err)
 		}
 		return finish(s, v, err)
@@ -844,6 +864,9 @@ func (r *runner) attempt(ctx context.Context, h *hostRun, t *plan.Task, each *pl
 		}
 	}
 	tries := t.Retries + 1
+	if h.draining != "" {
+		tries = 1 // the list is ending: only the call already sent counts
+	}
 	var (
 		v   cty.Value
 		err error
@@ -857,7 +880,8 @@ func (r *runner) attempt(ctx context.Context, h *hostRun, t *plan.Task, each *pl
 			}
 		}
 		v, err = r.call(ctx, h, t, plain, check)
-		if errors.Is(err, errNotStarted) {
+		var ns notStarted
+		if errors.As(err, &ns) {
 			return StatusNotRun, cty.NilVal, err
 		}
 		if agent.IsConnError(err) || isUnreachable(err) {
@@ -875,7 +899,7 @@ func (r *runner) attempt(ctx context.Context, h *hostRun, t *plan.Task, each *pl
 			err = fmt.Errorf("until condition still false after %d tries", try)
 			continue
 		}
-		if err == nil {
+		if err == nil || ctx.Err() != nil {
 			break
 		}
 	}
@@ -912,14 +936,17 @@ func (r *runner) call(ctx context.Context, h *hostRun, t *plan.Task, args cty.Va
 		if ran {
 			return remoteValue(v, err)
 		}
-		// It did not start: the run stopped, or the call before it failed
-		// and the list goes on (a retry succeeded). Then what was queued
-		// behind it did not start either.
+		// It did not start: the list is ending, or the call before it
+		// failed and the list goes on (allowed to fail after retries).
+		// Then what was queued behind it did not start either.
 		h.dropQueued()
-		if r.stopped() || ctx.Err() != nil {
-			return cty.NilVal, errNotStarted
+		if h.draining != "" {
+			return cty.NilVal, notStarted{h.draining}
 		}
 	}
+	// A call queued behind an earlier try of this task, which failed,
+	// did not start: it is sent again behind this one.
+	h.dropQueued()
 	if t.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, t.Timeout)

@@ -108,8 +108,6 @@ func (in *instance) taskCtx(t *Task, h HostEval, reads map[string]bool) *hcl.Eva
 	return ctx
 }
 
-// pendingResult is t's result before it has run: placeholder, made once
-// when the list is evaluated.
 // Stable reports whether the task's expressions evaluate alike at any
 // point of a run: they read no task's result (task.NAME, tasks.LIST.NAME,
 // or a local or module output that does) and call no function that reads
@@ -118,6 +116,8 @@ func (in *instance) taskCtx(t *Task, h HostEval, reads map[string]bool) *hcl.Eva
 // before it has ended.
 func (t *Task) Stable() bool { return t.stable }
 
+// pendingResult is t's result before it has run: placeholder, made once
+// when the list is evaluated.
 func (t *Task) pendingResult() cty.Value {
 	if t.unknownResult == cty.NilVal {
 		return placeholder(t)
