@@ -32,6 +32,7 @@ type AgentBinary struct {
 type compressedAgent struct {
 	once sync.Once
 	data []byte
+	sum  string // hex sha256 of data
 	err  error
 }
 
@@ -39,13 +40,26 @@ type compressedAgent struct {
 // once per process and kept in the user's cache directory so later runs
 // skip the work. Any other enc is the binary as it is.
 func (b *AgentBinary) Compressed(enc string) ([]byte, error) {
+	data, _, err := b.Upload(enc)
+	return data, err
+}
+
+// Upload is Compressed with the hex sha256 of what it returns, which the
+// target checks the upload against.
+func (b *AgentBinary) Upload(enc string) (data []byte, sum string, err error) {
 	if enc != "zst" && enc != "gz" {
-		return os.ReadFile(b.Path)
+		data, err := os.ReadFile(b.Path)
+		return data, b.SHA256, err
 	}
 	v, _ := b.compressed.LoadOrStore(enc, &compressedAgent{})
 	c := v.(*compressedAgent)
-	c.once.Do(func() { c.data, c.err = b.compress(enc) })
-	return c.data, c.err
+	c.once.Do(func() {
+		if c.data, c.err = b.compress(enc); c.err == nil {
+			h := sha256.Sum256(c.data)
+			c.sum = hex.EncodeToString(h[:])
+		}
+	})
+	return c.data, c.sum, c.err
 }
 
 // compress makes the enc form of the binary. zstd's default level takes a
@@ -65,7 +79,9 @@ func (b *AgentBinary) compress(enc string) ([]byte, error) {
 	}
 	var out []byte
 	if enc == "zst" {
-		zw, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+		// The frame checksum is what ties the unpacked agent to the upload the
+		// target checks by sha256 (see bootstrapScript).
+		zw, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(true))
 		if err != nil {
 			return nil, err
 		}

@@ -127,17 +127,39 @@ func TestBootstrapEachEncoding(t *testing.T) {
 func TestBootstrapDamagedUpload(t *testing.T) {
 	t.Parallel()
 	testenv.Codecs(t)
-	cat, err := exec.LookPath("cat")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin, _ := bootstrapTools(t, "zstd", cat+" >/dev/null; exit 1") // reads it all, then fails
+	bin, _ := bootstrapTools(t, "zstd", "exit 1") // the upload, received in a file, does not unpack
 	home := t.TempDir()
 	tun := tunnel.New(tunnel.Exec("damaged", []string{"env", "-i", "PATH=" + bin, "HOME=" + home, filepath.Join(bin, "sh")}), tunnel.Options{Output: &tunneltest.SyncBuffer{}})
 	defer tun.Close()
-	err = tun.Connect(context.Background())
+	err := tun.Connect(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "damaged or cut short") {
 		t.Fatalf("connect: %v, want an error about a damaged upload", err)
+	}
+	left, _ := filepath.Glob(filepath.Join(home, ".cache", "chopplan", "*agent-*"))
+	if len(left) != 0 {
+		t.Fatalf("installed or left behind: %v", left)
+	}
+}
+
+// An upload changed on the way (head, wrapped, alters bytes but not the
+// length) fails the sha256 check of the upload, and nothing is installed.
+func TestBootstrapUploadChangedOnTheWay(t *testing.T) {
+	t.Parallel()
+	head, err := exec.LookPath("head")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := exec.LookPath("tr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, _ := bootstrapTools(t, "head", `"`+head+`" "$@" | "`+tr+`" A B`) // no codec: it travels raw
+	home := t.TempDir()
+	tun := tunnel.New(tunnel.Exec("changed", []string{"env", "-i", "PATH=" + bin, "HOME=" + home, filepath.Join(bin, "sh")}), tunnel.Options{Output: &tunneltest.SyncBuffer{}})
+	defer tun.Close()
+	err = tun.Connect(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "sha256 is") {
+		t.Fatalf("connect: %v, want an error about the upload's sha256", err)
 	}
 	left, _ := filepath.Glob(filepath.Join(home, ".cache", "chopplan", "*agent-*"))
 	if len(left) != 0 {
