@@ -72,7 +72,9 @@ const bootstrapMarker = "chopplan-bootstrap"
 // received into a file and unpacked from there: piping it from head into
 // the decompressor, the two woke each other for every piece, and over
 // sshd on a 2-vCPU VM that took 400 ms where a plain cat of the same
-// bytes took 310 (head into a file, then unpacking it: 340).
+// bytes took 310 (head into a file, then unpacking it: 340); with the
+// hash moved alongside the unpacking, a whole first connect went from
+// 0.376 to 0.274 s.
 const bootstrapScript = `{
 m=` + bootstrapMarker + `
 say() { printf '%s %s\n' "$m" "$*"; }
