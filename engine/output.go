@@ -7,11 +7,15 @@ import (
 )
 
 // outputLines turns a call's live output into one output event per line.
+// While held (a queued call's, until its task's turn), the lines wait, so
+// that they follow the report of the task before it.
 type outputLines struct {
 	r          *runner
 	host, task string
 	mu         sync.Mutex
 	partial    [3][]byte // by stream
+	held       bool
+	waiting    []Event
 }
 
 func (r *runner) outputLines(host, task string) *outputLines {
@@ -30,10 +34,37 @@ func (o *outputLines) write(stream int, p []byte) {
 		if i < 0 {
 			break
 		}
-		o.r.emit(Event{Type: EventOutput, Host: o.host, Task: o.task, Stream: stream, Line: string(buf[:i])})
+		o.emit(Event{Type: EventOutput, Host: o.host, Task: o.task, Stream: stream, Line: string(buf[:i])})
 		buf = buf[i+1:]
 	}
 	o.partial[stream] = append(o.partial[stream][:0], buf...)
+}
+
+// emit sends a line, or keeps it while held. o.mu is held.
+func (o *outputLines) emit(e Event) {
+	if o.held {
+		o.waiting = append(o.waiting, e)
+		return
+	}
+	o.r.emit(e)
+}
+
+// hold keeps the lines back until release.
+func (o *outputLines) hold() {
+	o.mu.Lock()
+	o.held = true
+	o.mu.Unlock()
+}
+
+// release sends the lines kept back, and those to come as they come.
+func (o *outputLines) release() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.held = false
+	for _, e := range o.waiting {
+		o.r.emit(e)
+	}
+	o.waiting = nil
 }
 
 func (o *outputLines) flush() {
@@ -41,7 +72,7 @@ func (o *outputLines) flush() {
 	defer o.mu.Unlock()
 	for s, p := range o.partial {
 		if len(p) > 0 {
-			o.r.emit(Event{Type: EventOutput, Host: o.host, Task: o.task, Stream: s, Line: string(p)})
+			o.emit(Event{Type: EventOutput, Host: o.host, Task: o.task, Stream: s, Line: string(p)})
 			o.partial[s] = nil
 		}
 	}

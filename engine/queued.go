@@ -78,6 +78,7 @@ func (r *runner) queueNext(h *hostRun, cur *plan.Task, p *tunnel.Pending) {
 		return // evaluated again, and reported, in its turn
 	}
 	lines := r.outputLines(h.plan.Name, next.Addr)
+	lines.hold() // until next's turn: its output follows cur's report
 	// After a failure the next task runs only when the list goes on: cur
 	// is allowed to fail and will not be tried again.
 	opts := &agent.CallOptions{Check: check, Output: lines.write, After: p.Pending, AfterEvenIfFailed: cur.AllowFailure && cur.Retries == 0}
@@ -97,6 +98,7 @@ func (h *hostRun) takeQueued(t *plan.Task) *queuedCall {
 		return nil
 	}
 	h.queued = nil
+	q.lines.release()
 	return q
 }
 
@@ -121,6 +123,7 @@ func (h *hostRun) dropQueued() {
 	if q := h.queued; q != nil {
 		h.queued = nil
 		q.p.Withdraw()
+		q.lines.release()
 		q.wait()
 	}
 }

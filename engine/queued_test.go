@@ -299,3 +299,43 @@ tasks "l" {
 		t.Fatalf("events %q, want %q", log, want)
 	}
 }
+
+// A queued task's output follows the report of the task before it, even
+// when that report is slow to come (here the masking hook, called with a
+// sensitive result, dawdles while the next task already runs and prints).
+func TestQueuedTaskOutputFollowsTheTaskBefore(t *testing.T) {
+	cfg, _ := loadPlan(t, `
+tunnel "local" "me" {}
+tasks "l" {
+  on = tunnel.local.me
+  task "exec" "one" {
+    command   = ["echo", "one-out"]
+    sensitive = true
+  }
+  task "exec" "two" { command = ["echo", "two-out"] }
+}
+`)
+	var mu sync.Mutex
+	var log []string
+	sink := engine.SinkFunc(func(e engine.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e.Type {
+		case engine.EventTask:
+			log = append(log, e.Task)
+		case engine.EventOutput:
+			log = append(log, e.Line)
+		}
+	})
+	sensitive := func(v cty.Value) {
+		if strings.Contains(v.GoString(), "one-out") {
+			time.Sleep(100 * time.Millisecond) // two runs meanwhile
+		}
+	}
+	if _, err := engine.Run(context.Background(), cfg, engine.Options{Sink: sink, Sensitive: sensitive}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"one-out", "tasks.l.one", "two-out", "tasks.l.two"}; !slices.Equal(log, want) {
+		t.Fatalf("events %q, want %q", log, want)
+	}
+}
