@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 )
@@ -261,7 +262,33 @@ func (p *Pending) Withdraw() {
 
 // Wait waits for the call's result (and, with CallOptions.Out, for all of
 // its data stream) or for its context to end, which cancels it.
-func (p *Pending) Wait() (cty.Value, error) {
+func (p *Pending) Wait() (cty.Value, error) { return p.wait(0) }
+
+// WaitAnswer is Wait, except that when the context ends it cancels the
+// call and then waits up to grace for the agent's answer, which says what
+// happened on the target: a queued call that never started answers
+// KindNotRun, a cancelled one KindCancelled. With no answer by then it
+// returns the context's error, as Wait does.
+func (p *Pending) WaitAnswer(grace time.Duration) (cty.Value, error) { return p.wait(grace) }
+
+// answered cancels the call and reports whether its result came within
+// grace.
+func (p *Pending) answered(grace time.Duration) bool {
+	if grace <= 0 {
+		return false
+	}
+	p.cl.c.send(frameCancel, p.id)
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-p.call.done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+func (p *Pending) wait(grace time.Duration) (cty.Value, error) {
 	cl, call, ctx, name := p.cl, p.call, p.ctx, p.name
 	select {
 	case <-call.done:
@@ -269,10 +296,12 @@ func (p *Pending) Wait() (cty.Value, error) {
 		select {
 		case <-call.done:
 		case <-ctx.Done():
-			cl.abandon(p.id)
-			cl.c.send(frameCancel, p.id)
-			call.abort(ctx.Err())
-			return cty.NilVal, fmt.Errorf("agent: %s on %s: %w", name, cl.host, ctx.Err())
+			if !p.answered(grace) {
+				cl.abandon(p.id)
+				cl.c.send(frameCancel, p.id)
+				call.abort(ctx.Err())
+				return cty.NilVal, fmt.Errorf("agent: %s on %s: %w", name, cl.host, ctx.Err())
+			}
 		}
 	}
 	if call.send != nil {

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -45,6 +46,12 @@ type queuedCall struct {
 	lines  *outputLines
 	unstop func() bool // forgets the stop hook that withdraws it
 }
+
+// answerGrace is how long, once a run is cancelled, the engine waits for
+// the agent to say whether a queued task had started: its record then
+// says what happened on the host (not_run, or failed when it was
+// cancelled while running) rather than only that the run was cancelled.
+const answerGrace = 2 * time.Second
 
 // notStarted is a queued task that did not start because its list ended
 // first; the message says why.
@@ -107,7 +114,7 @@ func (h *hostRun) takeQueued(t *plan.Task) *queuedCall {
 // or the run stopped.
 func (q *queuedCall) wait() (v cty.Value, err error, ran bool) {
 	q.unstop()
-	v, err = q.p.Wait()
+	v, err = q.p.WaitAnswer(answerGrace)
 	q.lines.flush()
 	var re *agent.RemoteError
 	if errors.As(err, &re) && re.Kind == agent.KindNotRun {

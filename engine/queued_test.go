@@ -339,3 +339,74 @@ tasks "l" {
 		t.Fatalf("events %q, want %q", log, want)
 	}
 }
+
+// Cancelling the run while a task allowed to fail runs: the task queued
+// behind it never starts, and is recorded not run, as the agent answers.
+func TestCancelBehindAnAllowedFailure(t *testing.T) {
+	cfg, order := loadPlan(t, `
+tunnel "local" "me" {}
+tasks "l" {
+  on = tunnel.local.me
+  task "exec" "one" {
+    command       = "touch ORDER.started; while [ ! -e ORDER.go ]; do sleep 0.01; done"
+    allow_failure = true
+  }
+  task "exec" "two" { command = "echo 2 >> ORDER" }
+}
+`)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ev := &events{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := engine.Run(ctx, cfg, engine.Options{Sink: ev}); err != nil {
+			t.Error(err)
+		}
+	}()
+	for !exists(order + ".started") {
+		select {
+		case <-done:
+			t.Fatal("the run ended before one started")
+		default:
+		}
+		sleepBriefly()
+	}
+	cancel()
+	<-done
+	if s := ev.status("me", "tasks.l.one"); s != engine.StatusFailed {
+		t.Fatalf("one: %s", s)
+	}
+	if s := ev.status("me", "tasks.l.two"); s != engine.StatusNotRun {
+		t.Fatalf("two: %s, want not_run (it never started)", s)
+	}
+	if got := lines(t, order); len(got) != 0 {
+		t.Fatalf("two ran: %q", got)
+	}
+}
+
+// The agent lost while a task runs: the host is unreachable once, and the
+// task queued behind it is not run.
+func TestAgentLostWithATaskQueued(t *testing.T) {
+	cfg, order := loadPlan(t, `
+tunnel "local" "me" {}
+tasks "l" {
+  on = tunnel.local.me
+  task "exec" "one" { command = "kill -9 $PPID" }
+  task "exec" "two" { command = "echo 2 >> ORDER" }
+}
+`)
+	res, ev := apply(t, cfg, engine.Options{})
+	if s := ev.status("me", "tasks.l.one"); s != engine.StatusUnreachable {
+		t.Fatalf("one: %s", s)
+	}
+	if s := ev.status("me", "tasks.l.two"); s != engine.StatusNotRun {
+		t.Fatalf("two: %s", s)
+	}
+	if r := res.Recap["me"]; r.Unreachable != 1 {
+		t.Fatalf("recap %+v: want one unreachable", r)
+	}
+	if got := lines(t, order); len(got) != 0 {
+		t.Fatalf("two ran: %q", got)
+	}
+}

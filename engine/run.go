@@ -662,13 +662,8 @@ func (r *runner) runList(ctx context.Context, h *hostRun, lr *listRun, batch int
 // (queued.go) is withdrawn; should it have started all the same, its
 // result is recorded as it is. It reports whether the host failed in the
 // list: failed, or that task failed.
-//
-// After a failure with the run cancelled, the call is taken not to have
-// started: the task before it failed or was cancelled, which keeps the
-// agent from starting it, and a cancelled wait would report the
-// cancellation rather than the agent's answer.
 func (r *runner) stopList(h *hostRun, lr *listRun, from int, why string, failed bool) bool {
-	if q := h.queued; q != nil && from < len(lr.list.Tasks) && q.task == lr.list.Tasks[from] && !(failed && h.listCtx.Err() != nil) {
+	if q := h.queued; q != nil && from < len(lr.list.Tasks) && q.task == lr.list.Tasks[from] {
 		q.p.Withdraw()
 		h.draining = why
 		h.pos = from
@@ -933,6 +928,9 @@ func (r *runner) call(ctx context.Context, h *hostRun, t *plan.Task, args cty.Va
 	if q := h.takeQueued(t); q != nil {
 		r.queueNext(h, t, q.p)
 		v, err, ran := q.wait()
+		if ran && h.draining != "" && (agent.IsConnError(err) || isUnreachable(err)) {
+			ran = false // the host is gone: nothing says it started
+		}
 		if ran {
 			return remoteValue(v, err)
 		}

@@ -10,7 +10,7 @@
 # component then skip, saying why, or fail under CHOPPLAN_INTEGRATION=require.
 set -u
 
-required="openssh-server openssh-client sudo busybox-static iproute2 passwd zstd gzip"
+required="openssh-server openssh-client sudo busybox-static iproute2 passwd zstd gzip dash bash"
 optional="hyperfine"
 
 missing() {

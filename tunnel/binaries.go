@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
@@ -53,37 +54,44 @@ func (b *AgentBinary) Upload(enc string) (data []byte, sum string, err error) {
 	}
 	v, _ := b.compressed.LoadOrStore(enc, &compressedAgent{})
 	c := v.(*compressedAgent)
-	c.once.Do(func() {
-		if c.data, c.err = b.compress(enc); c.err == nil {
-			h := sha256.Sum256(c.data)
-			c.sum = hex.EncodeToString(h[:])
-		}
-	})
+	c.once.Do(func() { c.data, c.sum, c.err = b.compress(enc) })
 	return c.data, c.sum, c.err
 }
 
-// compress makes the enc form of the binary. zstd's default level takes a
-// 14 MB agent to 5.7 MB in ~0.16 s, once; the host unpacks it three times
-// as fast as gzip's fastest level, which makes 6.2 MB.
-func (b *AgentBinary) compress(enc string) ([]byte, error) {
-	cache := ""
+// compress makes the enc form of the binary and its sha256. zstd's
+// default level takes a 14 MB agent to 5.7 MB in ~0.16 s, once; the host
+// unpacks it three times as fast as gzip's fastest level, which makes
+// 6.2 MB.
+//
+// The target checks the upload against the sha256 sent with it and then
+// trusts what it unpacks to be agent-SHA256, so what is compressed must
+// be that binary: the file is hashed again before it is compressed (it
+// may have been rebuilt since), and a cached compressed copy is used only
+// when it still has the sha256 recorded beside it when it was made.
+func (b *AgentBinary) compress(enc string) (out []byte, sum string, err error) {
+	cache, sumFile := "", ""
 	if dir, err := os.UserCacheDir(); err == nil {
 		cache = filepath.Join(dir, "chopplan", "agent-"+b.SHA256+"."+enc)
+		sumFile = cache + ".sha256"
 		if data, err := os.ReadFile(cache); err == nil {
-			return data, nil
+			if want, err := os.ReadFile(sumFile); err == nil && hexSHA256(data) == strings.TrimSpace(string(want)) {
+				return data, strings.TrimSpace(string(want)), nil
+			}
 		}
 	}
 	raw, err := os.ReadFile(b.Path)
 	if err != nil {
-		return nil, fmt.Errorf("tunnel: agent binary: %w", err)
+		return nil, "", fmt.Errorf("tunnel: agent binary: %w", err)
 	}
-	var out []byte
+	if got := hexSHA256(raw); got != b.SHA256 {
+		return nil, "", fmt.Errorf("tunnel: agent binary %s changed since it was hashed (sha256 %s, then %s): was it rebuilt? Start again", b.Path, got, b.SHA256)
+	}
 	if enc == "zst" {
 		// The frame checksum is what ties the unpacked agent to the upload the
 		// target checks by sha256 (see bootstrapScript).
 		zw, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(true))
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		out = zw.EncodeAll(raw, nil)
 	} else {
@@ -91,14 +99,20 @@ func (b *AgentBinary) compress(enc string) ([]byte, error) {
 		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
 		zw.Write(raw)
 		if err := zw.Close(); err != nil {
-			return nil, fmt.Errorf("tunnel: compressing agent binary: %w", err)
+			return nil, "", fmt.Errorf("tunnel: compressing agent binary: %w", err)
 		}
 		out = buf.Bytes()
 	}
-	if cache != "" {
-		_ = atomicfile.WriteFile(cache, out, 0o600)
+	sum = hexSHA256(out)
+	if cache != "" && atomicfile.WriteFile(cache, out, 0o600) == nil {
+		_ = atomicfile.WriteFile(sumFile, []byte(sum+"\n"), 0o600)
 	}
-	return out, nil
+	return out, sum, nil
+}
+
+func hexSHA256(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
 }
 
 // AgentBinaries finds agent executables by target platform: the running

@@ -5,7 +5,10 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/chopplan/chopplan/tunnel"
 )
@@ -46,4 +49,68 @@ func TestAgentBinarySumCache(t *testing.T) {
 	if _, err := (&tunnel.AgentBinaries{Dir: dir}).For("plan9", "mips"); err == nil {
 		t.Fatal("a missing platform was found")
 	}
+}
+
+// What is uploaded unpacks to the binary its name promises: a cached
+// compressed copy whose recorded sha256 no longer matches is made again,
+// and a binary that changed since it was hashed is refused.
+func TestAgentUploadIsTheBinaryItNames(t *testing.T) {
+	cacheDir := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cacheDir)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "chopplan-linux-arm64")
+	content := []byte("an agent, compressed and checked")
+	if err := os.WriteFile(path, content, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	unpack := func(data []byte) []byte {
+		zr, err := zstd.NewReader(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer zr.Close()
+		out, err := zr.DecodeAll(data, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	upload := func() ([]byte, string, error) {
+		b, err := (&tunnel.AgentBinaries{Dir: dir}).For("linux", "arm64") // a new process, as it were
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.Upload("zst")
+	}
+	data, sum, err := upload()
+	if err != nil || string(unpack(data)) != string(content) || sum != hex.EncodeToString(sha256sum(data)) {
+		t.Fatalf("first upload: %q, %s, %v", unpack(data), sum, err)
+	}
+	cached, _ := filepath.Glob(filepath.Join(cacheDir, "chopplan", "agent-*.zst"))
+	if len(cached) != 1 {
+		t.Fatalf("cached copies: %v", cached)
+	}
+	// Damage the cached copy: the next process makes it again.
+	if err := os.WriteFile(cached[0], []byte("not what was recorded"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if data, _, err := upload(); err != nil || string(unpack(data)) != string(content) {
+		t.Fatalf("upload after the cache was damaged: %v", err)
+	}
+	// The binary changes after it was hashed: its upload is refused.
+	b, err := (&tunnel.AgentBinaries{Dir: dir}).For("linux", "arm64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("rebuilt since"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.Upload("gz"); err == nil || !strings.Contains(err.Error(), "changed since it was hashed") {
+		t.Fatalf("upload of a binary changed since it was hashed: %v", err)
+	}
+}
+
+func sha256sum(b []byte) []byte {
+	s := sha256.Sum256(b)
+	return s[:]
 }

@@ -104,11 +104,13 @@ if [ -z "${HOME:-}" ] || ! private "$d" 2>/dev/null || ! [ -w "$d" ] || ! [ -x "
 fi
 z=raw
 if command -v zstd >/dev/null 2>&1; then z=zst; elif command -v gzip >/dev/null 2>&1; then z=gz; fi
+# sum prints the sha256 of the file $1, read on stdin (so no tool quotes
+# or escapes its name), as the first word of its line; "none" without a tool.
 sum() {
-	if command -v openssl >/dev/null 2>&1 && s=$(openssl dgst -sha256 -r "$1" 2>/dev/null) && [ -n "$s" ]; then echo "$s"
-	elif command -v sha256sum >/dev/null 2>&1; then sha256sum "$1"
-	elif command -v shasum >/dev/null 2>&1; then shasum -a 256 "$1"
-	elif command -v sha256 >/dev/null 2>&1; then sha256 -q "$1"
+	if command -v openssl >/dev/null 2>&1 && s=$(openssl dgst -sha256 -r <"$1" 2>/dev/null) && [ -n "$s" ]; then echo "$s"
+	elif command -v sha256sum >/dev/null 2>&1; then sha256sum <"$1"
+	elif command -v shasum >/dev/null 2>&1; then shasum -a 256 <"$1"
+	elif command -v sha256 >/dev/null 2>&1; then sha256 -q <"$1"
 	else echo none
 	fi
 }
@@ -123,25 +125,33 @@ if [ -z "$a" ]; then
 		check)
 			if [ -x "$d/agent-$sha" ]; then a=$d/agent-$sha; else say missing; fi ;;
 		put)
+			[ -n "$usha" ] || die "malformed put line from the controller"
 			t=$d/.agent-$sha.$$
 			u=$t.z
-			head -c "$size" >"$u" || { rm -f "$u"; die "the agent upload could not be written to $d"; }
+			# Nothing is left behind: the files go before the error is told
+			# (the controller may end the session as soon as it reads it),
+			# and when the session is cut mid-upload.
+			fail() { rm -f "$t" "$u"; die "$@"; }
+			trap 'rm -f "$t" "$u"; exit 1' HUP INT TERM
+			head -c "$size" >"$u" || fail "the agent upload could not be written to $d"
 			case $z in
 			zst) zstd -dcq "$u" >"$t" & ;;
 			gz) gzip -dc "$u" >"$t" & ;;
-			*) t=$u; n=$(wc -c <"$t") && [ "$n" -eq "$size" ] || { rm -f "$t"; die "the agent upload arrived cut short ($z)"; } ;;
+			*) t=$u; n=$(wc -c <"$t") && [ "$n" -eq "$size" ] || fail "the agent upload arrived cut short ($z)" ;;
 			esac
-			set -- $(sum "$u") # while it unpacks
+			h=$(sum "$u") # while it unpacks
+			h=${h%% *}
 			if [ "$z" != raw ]; then
-				wait $! || { rm -f "$t" "$u"; die "the agent upload arrived damaged or cut short ($z)"; }
-				rm -f "$u"
+				wait $! || fail "the agent upload arrived damaged or cut short ($z)"
 			fi
-			if [ "$1" = none ]; then
+			if [ "$h" = none ]; then
 				echo "chopplan: warning: no sha256 tool (sha256sum, shasum, sha256, openssl) on this host; the agent upload was checked only by its length and, when compressed, the codec's checksum" >&2
-			elif [ "$1" != "$usha" ]; then
-				rm -f "$t"; die "the agent upload's sha256 is $1, expected $usha"
+			elif [ "$h" != "$usha" ]; then
+				fail "the agent upload's sha256 is $h, expected $usha"
 			fi
-			chmod 700 "$t" && mv -f "$t" "$d/agent-$sha" || { rm -f "$t"; die "cannot install the agent in $d"; }
+			chmod 700 "$t" && mv -f "$t" "$d/agent-$sha" || fail "cannot install the agent in $d"
+			rm -f "$u"
+			trap - HUP INT TERM
 			a=$d/agent-$sha ;;
 		*) exit 1 ;;
 		esac

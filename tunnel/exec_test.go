@@ -141,6 +141,63 @@ func TestBootstrapDamagedUpload(t *testing.T) {
 	}
 }
 
+// The bootstrap installs and starts the agent under dash, bash and
+// busybox's ash, with busybox's tools, for each way the agent travels
+// (zstd, GNU gzip, busybox's gzip, raw), and leaves no temporary file.
+func TestBootstrapAcrossShells(t *testing.T) {
+	t.Parallel()
+	testenv.Shells(t)
+	testenv.Codecs(t)
+	look := func(name string) string {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	busybox := look("busybox")
+	for _, shell := range []string{"busybox", "bash", "dash"} {
+		for _, codec := range []string{"zstd", "gzip", "busybox-gzip", "raw"} {
+			t.Run(shell+"/"+codec, func(t *testing.T) {
+				t.Parallel()
+				bin := t.TempDir()
+				link := func(target, name string) {
+					if err := os.Symlink(target, filepath.Join(bin, name)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				for _, tool := range []string{"uname", "mkdir", "chmod", "head", "mv", "rm", "mktemp", "wc", "sha256sum"} {
+					link(busybox, tool)
+				}
+				if shell == "busybox" {
+					link(busybox, "sh")
+				} else {
+					link(look(shell), "sh")
+				}
+				switch codec {
+				case "zstd", "gzip":
+					link(look(codec), codec)
+				case "busybox-gzip":
+					link(busybox, "gzip")
+				}
+				home := t.TempDir()
+				out := &tunneltest.SyncBuffer{}
+				tun := tunnel.New(tunnel.Exec(codec, []string{"env", "-i", "PATH=" + bin, "HOME=" + home, filepath.Join(bin, "sh")}), tunnel.Options{Output: out})
+				defer tun.Close()
+				if _, err := tun.Call(context.Background(), "ping", nil); err != nil {
+					t.Fatalf("%v; output: %s", err, out)
+				}
+				if files := agentFiles(t, home); len(files) != 1 {
+					t.Fatalf("cached agents: %v", files)
+				}
+				if left, _ := filepath.Glob(filepath.Join(home, ".cache", "chopplan", ".agent-*")); len(left) != 0 {
+					t.Fatalf("temporary files left: %v", left)
+				}
+			})
+		}
+	}
+}
+
 // An upload changed on the way (head, wrapped, alters bytes but not the
 // length) fails the sha256 check of the upload, and nothing is installed.
 func TestBootstrapUploadChangedOnTheWay(t *testing.T) {

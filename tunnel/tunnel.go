@@ -221,8 +221,14 @@ type Pending struct {
 }
 
 // Wait returns the call's result; see agent.Pending.
-func (p *Pending) Wait() (cty.Value, error) {
-	v, err := p.Pending.Wait()
+func (p *Pending) Wait() (cty.Value, error) { return p.flushed(p.Pending.Wait()) }
+
+// WaitAnswer is agent.Pending's WaitAnswer.
+func (p *Pending) WaitAnswer(grace time.Duration) (cty.Value, error) {
+	return p.flushed(p.Pending.WaitAnswer(grace))
+}
+
+func (p *Pending) flushed(v cty.Value, err error) (cty.Value, error) {
 	if p.lines != nil {
 		p.lines.flush()
 	}

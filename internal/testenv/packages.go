@@ -39,12 +39,25 @@ var (
 		commands:  []string{"zstd", "gzip"},
 		packages:  []string{"zstd", "gzip"},
 	}
+	shellsRequirement = requirement{
+		component: "dash, bash and busybox",
+		commands:  []string{"dash", "bash", "busybox"},
+		packages:  []string{"dash", "bash", "busybox-static"},
+	}
 	netnsRequirement = requirement{
 		component: "network namespaces (iproute2)",
 		commands:  []string{"ip"},
 		packages:  []string{"iproute2"},
 	}
 )
+
+// Shells ends the test through Unavailable unless dash, bash and busybox
+// exist, installing them when it can: the bootstrap script must run in
+// each (busybox's ash stands for the small shells of embedded hosts).
+func Shells(t testing.TB) {
+	t.Helper()
+	ensure(t, shellsRequirement)
+}
 
 // Codecs ends the test through Unavailable unless zstd and gzip exist,
 // installing them when it can: the agent travels compressed by either.
