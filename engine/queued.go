@@ -18,24 +18,27 @@ import (
 // result, during which the target idles. So while a task's call runs, the
 // next task's call is sent too, queued on the agent behind it
 // (agent.CallOptions.After): the agent starts it the moment the first one
-// succeeds, and never starts it when the first one fails. This is only
-// done when sending early cannot change what runs:
+// succeeds, and never starts it when the first one fails, is cancelled or
+// did not start. This is only done when sending early cannot change what
+// runs:
 //
 //   - the running task's success on the agent is its success: it is a
-//     single call of a builtin (no for_each, no until, no changed_when)
-//     with no deadline of its own or its list's (a deadline that passes
-//     as the result travels would fail a task that succeeded there);
+//     single call of a builtin (no for_each, until or changed_when) with
+//     no deadline of its own or its list's (a deadline that passes as the
+//     result travels would fail a task that succeeded there); after a
+//     failure the next one starts only if the running task is allowed to
+//     fail and will not be tried again;
 //   - the next task's arguments read no task's result and no local file
-//     (plan.Task.Stable: they are the same now as after the running
-//     task), it has no when, for_each or
-//     timeout of its own (a timeout would start counting while it
+//     (plan.Task.Stable: they are the same now as in its turn); it has no
+//     when, for_each or timeout (which would start counting while it
 //     waits), it is a builtin rather than an action that starts on the
 //     controller, and an earlier run has not done it already.
 //
 // A stop (the first Ctrl-C) withdraws the queued call at once: it then
 // does not start, and if it had just started it finishes, like any
-// running task. Whenever a list ends early, a queued call that started
-// all the same is waited for and its result recorded (stopList).
+// running task. Whenever a list ends early, a queued call is waited for
+// and recorded as what it was on the host (stopList): not run, or its
+// result when it started all the same.
 
 // queuedCall is the next task's call, sent while the task before it runs.
 type queuedCall struct {
