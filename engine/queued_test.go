@@ -13,6 +13,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/chopplan/chopplan/engine"
+	"github.com/chopplan/chopplan/plan"
 )
 
 // A stable task's call is sent while the task before it runs (the agent
@@ -141,29 +142,12 @@ tasks "l" {
 }
 `)
 	stop := make(chan struct{})
-	done := make(chan struct{})
-	var res *engine.Result
-	ev := &events{}
-	go func() {
-		defer close(done)
-		var err error
-		if res, err = engine.Run(context.Background(), cfg, engine.Options{Sink: ev, Stop: stop}); err != nil {
-			t.Error(err)
-		}
-	}()
-	for !exists(order + ".started") {
-		select {
-		case <-done:
-			t.Fatal("the run ended before two started")
-		default:
-		}
-		sleepBriefly()
-	}
+	ev, finish := backgroundRun(t, context.Background(), cfg, engine.Options{Stop: stop}, order+".started")
 	close(stop)
 	if err := os.WriteFile(order+".go", nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	<-done
+	res := finish()
 	if s := ev.status("me", "tasks.l.two"); s != engine.StatusChanged {
 		t.Fatalf("two: %s, want it to finish", s)
 	}
@@ -178,7 +162,31 @@ tasks "l" {
 	}
 }
 
-func sleepBriefly() { time.Sleep(5 * time.Millisecond) }
+// backgroundRun starts a run and returns once the file started exists (a
+// task creates it when it runs); finish waits for the run's end.
+func backgroundRun(t *testing.T, ctx context.Context, cfg *plan.Config, opts engine.Options, started string) (ev *events, finish func() *engine.Result) {
+	t.Helper()
+	ev = &events{}
+	opts.Sink = ev
+	done := make(chan struct{})
+	var res *engine.Result
+	go func() {
+		defer close(done)
+		var err error
+		if res, err = engine.Run(ctx, cfg, opts); err != nil {
+			t.Error(err)
+		}
+	}()
+	for !exists(started) {
+		select {
+		case <-done:
+			t.Fatalf("the run ended before %s appeared", started)
+		default:
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return ev, func() *engine.Result { <-done; return res }
+}
 
 func exists(path string) bool {
 	_, err := os.Stat(filepath.Clean(path))
@@ -227,24 +235,9 @@ tasks "l" {
 `)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ev := &events{}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if _, err := engine.Run(ctx, cfg, engine.Options{Sink: ev}); err != nil {
-			t.Error(err)
-		}
-	}()
-	for !exists(order + ".started") {
-		select {
-		case <-done:
-			t.Fatal("the run ended before two started")
-		default:
-		}
-		sleepBriefly()
-	}
+	ev, finish := backgroundRun(t, ctx, cfg, engine.Options{}, order+".started")
 	cancel()
-	<-done
+	finish()
 	if s := ev.status("me", "tasks.l.two"); s != engine.StatusFailed {
 		t.Fatalf("two: %s", s)
 	}
@@ -356,24 +349,9 @@ tasks "l" {
 `)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ev := &events{}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if _, err := engine.Run(ctx, cfg, engine.Options{Sink: ev}); err != nil {
-			t.Error(err)
-		}
-	}()
-	for !exists(order + ".started") {
-		select {
-		case <-done:
-			t.Fatal("the run ended before one started")
-		default:
-		}
-		sleepBriefly()
-	}
+	ev, finish := backgroundRun(t, ctx, cfg, engine.Options{}, order+".started")
 	cancel()
-	<-done
+	finish()
 	if s := ev.status("me", "tasks.l.one"); s != engine.StatusFailed {
 		t.Fatalf("one: %s", s)
 	}
