@@ -48,6 +48,17 @@ type queuedCall struct {
 	p      *tunnel.Pending
 	lines  *outputLines
 	unstop func() bool // forgets the stop hook that withdraws it
+	// start is when the result of the call before it came, about when it
+	// started on the agent: its reported duration counts from there.
+	start time.Time
+}
+
+// queuedStarts notes, as the result of the call before it comes, when the
+// queued call started.
+func (h *hostRun) queuedStarts() {
+	if h.queued != nil {
+		h.queued.start = time.Now()
+	}
 }
 
 // answerGrace is how long, once a run is cancelled, the engine waits for

@@ -715,6 +715,9 @@ func (r *runner) evalContext(t *plan.Task, h *hostRun, each *plan.Each, self cty
 // until, records its result and emits its event.
 func (r *runner) runTask(ctx context.Context, h *hostRun, t *plan.Task) Status {
 	start := time.Now()
+	if q := h.queued; q != nil && q.task == t && !q.start.IsZero() {
+		start = q.start // it started on the agent as the task before ended
+	}
 	ev := Event{Type: EventTask, Host: h.plan.Name, List: t.List.Addr, Task: t.Addr}
 	finish := func(s Status, result cty.Value, err error) Status {
 		ev.Status, ev.DurMS = s, float64(time.Since(start).Microseconds())/1000
@@ -928,6 +931,7 @@ func (r *runner) call(ctx context.Context, h *hostRun, t *plan.Task, args cty.Va
 	if q := h.takeQueued(t); q != nil {
 		r.queueNext(h, t, q.p)
 		v, err, ran := q.wait()
+		h.queuedStarts()
 		if ran && h.draining != "" && (agent.IsConnError(err) || isUnreachable(err)) {
 			ran = false // the host is gone: nothing says it started
 		}
@@ -963,7 +967,9 @@ func (r *runner) call(ctx context.Context, h *hostRun, t *plan.Task, args cty.Va
 		return cty.NilVal, err
 	}
 	r.queueNext(h, t, p)
-	return remoteValue(p.Wait())
+	v, err := p.Wait()
+	h.queuedStarts()
+	return remoteValue(v, err)
 }
 
 // remoteValue turns a builtin's failure that carries a value (an exec's
