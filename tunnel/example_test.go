@@ -2,6 +2,7 @@ package tunnel_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,6 +27,37 @@ func ExampleTunnel_Call() {
 	}
 	fmt.Printf("rc=%s stdout=%q\n", v.GetAttr("rc").AsBigFloat().String(), v.GetAttr("stdout").AsString())
 	// Output: rc=0 stdout="hi\n"
+}
+
+// StartWith sends a call without waiting for it; a call queued After it
+// starts on the agent the moment it succeeds, and never when it fails, so
+// a sequence of calls pays no round trip between them.
+func ExampleTunnel_StartWith() {
+	ctx := context.Background()
+	tun := tunnel.New(tunnel.Local("web1"), tunnel.Options{})
+	defer tun.Close()
+	run := func(after *tunnel.Pending, command ...string) *tunnel.Pending {
+		opts := &agent.CallOptions{}
+		if after != nil {
+			opts.After = after.Pending
+		}
+		p, err := tun.StartWith(ctx, "exec", map[string]any{"command": command, "live": false}, opts)
+		if err != nil {
+			panic(err)
+		}
+		return p
+	}
+	first := run(nil, "false")
+	second := run(first, "echo", "never printed")
+	_, err1 := first.Wait()
+	_, err2 := second.Wait()
+	fmt.Println("first failed:", err1 != nil)
+	if re := (*agent.RemoteError)(nil); errors.As(err2, &re) {
+		fmt.Println("second:", re.Kind)
+	}
+	// Output:
+	// first failed: true
+	// second: not_run
 }
 
 // Put sends a file (not again when the target already has it); Fetch
