@@ -50,14 +50,16 @@ type queuedCall struct {
 	unstop func() bool // forgets the stop hook that withdraws it
 	// start is when the result of the call before it came, about when it
 	// started on the agent: its reported duration counts from there.
-	start time.Time
+	start        time.Time
+	evenIfFailed bool // it runs even when the call before it fails
 }
 
-// queuedStarts notes, as the result of the call before it comes, when the
-// queued call started.
-func (h *hostRun) queuedStarts() {
-	if h.queued != nil {
-		h.queued.start = time.Now()
+// queuedStarts notes, as the result of the call before it comes (err is
+// how that call ended), when the queued call started: when that call
+// succeeded, or failed and the queued one was to run even so.
+func (h *hostRun) queuedStarts(err error) {
+	if q := h.queued; q != nil && (err == nil || q.evenIfFailed) {
+		q.start = time.Now()
 	}
 }
 
@@ -107,7 +109,7 @@ func (r *runner) queueNext(h *hostRun, cur *plan.Task, p *tunnel.Pending) {
 	if err != nil {
 		return // the connection is gone: cur's result says so
 	}
-	q := &queuedCall{task: next, args: args, check: check, p: np, lines: lines}
+	q := &queuedCall{task: next, args: args, check: check, p: np, lines: lines, evenIfFailed: opts.AfterEvenIfFailed}
 	q.unstop = context.AfterFunc(r.stopCtx, np.Withdraw)
 	h.queued = q
 }

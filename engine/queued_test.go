@@ -321,7 +321,7 @@ tasks "l" {
 		}
 	})
 	sensitive := func(v cty.Value) {
-		if strings.Contains(v.GoString(), "one-out") {
+		if resultWith(v, "one-out") {
 			time.Sleep(100 * time.Millisecond) // two runs meanwhile
 		}
 	}
@@ -387,4 +387,81 @@ tasks "l" {
 	if got := lines(t, order); len(got) != 0 {
 		t.Fatalf("two ran: %q", got)
 	}
+}
+
+// A stop while the task before is reported, with the queued task already
+// running on the agent and losing the host: the queued task ran, so the
+// host is unreachable in it, not "not run".
+func TestStopThenHostLostInTheQueuedTask(t *testing.T) {
+	cfg, order := loadPlan(t, `
+tunnel "local" "me" {}
+tasks "l" {
+  on = tunnel.local.me
+  task "exec" "one" {
+    command   = ["echo", "one-out"]
+    sensitive = true
+  }
+  task "exec" "two" { command = "touch ORDER.two; kill -9 $PPID" }
+}
+`)
+	stop := make(chan struct{})
+	sensitive := func(v cty.Value) {
+		if resultWith(v, "one-out") {
+			for !exists(order + ".two") { // two runs while one is reported
+				time.Sleep(5 * time.Millisecond)
+			}
+			close(stop)
+		}
+	}
+	res, ev := apply(t, cfg, engine.Options{Stop: stop, Sensitive: sensitive})
+	if s := ev.status("me", "tasks.l.two"); s != engine.StatusUnreachable {
+		t.Fatalf("two: %s, want unreachable (it ran and lost the host)", s)
+	}
+	if r := res.Recap["me"]; r.Unreachable != 1 {
+		t.Fatalf("recap %+v", r)
+	}
+}
+
+// A task queued behind one that fails, and sent again when the list goes
+// on: its reported duration counts from when it was sent again, not from
+// the failure's result (here followed by a slow report).
+func TestDurationOfAQueuedTaskSentAgain(t *testing.T) {
+	cfg, _ := loadPlan(t, `
+tunnel "local" "me" {}
+tasks "l" {
+  on = tunnel.local.me
+  task "exec" "one" {
+    command       = "echo one-out; exit 1"
+    allow_failure = true
+    retries       = 1
+    sensitive     = true
+  }
+  task "exec" "two" { command = ["true"] }
+}
+`)
+	const slowReport = 2 * time.Second
+	sensitive := func(v cty.Value) {
+		if resultWith(v, "one-out") {
+			time.Sleep(slowReport)
+		}
+	}
+	_, ev := apply(t, cfg, engine.Options{Sensitive: sensitive})
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	for _, e := range ev.all {
+		if e.Type == engine.EventTask && e.Task == "tasks.l.two" {
+			if e.Status != engine.StatusChanged || e.DurMS >= float64(slowReport.Milliseconds()) {
+				t.Fatalf("two: %s in %.1f ms: its duration includes the report of the task before it", e.Status, e.DurMS)
+			}
+			return
+		}
+	}
+	t.Fatal("no event for two")
+}
+
+// resultWith reports whether v is a task's result (not its arguments, which
+// the masking hook also sees) whose output holds s.
+func resultWith(v cty.Value, s string) bool {
+	ty := v.Type()
+	return ty.IsObjectType() && ty.HasAttribute("stdout") && strings.Contains(v.GoString(), s)
 }

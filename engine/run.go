@@ -147,8 +147,13 @@ type hostRun struct {
 	queued  *queuedCall
 	// draining, while a list ends early, is why: the call already sent
 	// for the next task is waited for and recorded, and nothing more is
-	// sent.
-	draining string
+	// sent. drainAfterFailure: the task before it failed (so the agent
+	// did not start it, whatever else befalls the host).
+	draining          string
+	drainAfterFailure bool
+	// taskStart is when the task running on the host started, for its
+	// reported duration.
+	taskStart time.Time
 }
 
 // listRun is one task list's state: its hosts in batches, its barrier.
@@ -665,10 +670,10 @@ func (r *runner) runList(ctx context.Context, h *hostRun, lr *listRun, batch int
 func (r *runner) stopList(h *hostRun, lr *listRun, from int, why string, failed bool) bool {
 	if q := h.queued; q != nil && from < len(lr.list.Tasks) && q.task == lr.list.Tasks[from] {
 		q.p.Withdraw()
-		h.draining = why
+		h.draining, h.drainAfterFailure = why, failed
 		h.pos = from
 		status := r.runTask(h.listCtx, h, q.task)
-		h.draining = ""
+		h.draining, h.drainAfterFailure = "", false
 		failed = failed || status == StatusUnreachable || (status == StatusFailed && !q.task.AllowFailure)
 		from++
 	}
@@ -714,13 +719,13 @@ func (r *runner) evalContext(t *plan.Task, h *hostRun, each *plan.Each, self cty
 // runTask runs one task on one host, with when, for_each, retries and
 // until, records its result and emits its event.
 func (r *runner) runTask(ctx context.Context, h *hostRun, t *plan.Task) Status {
-	start := time.Now()
+	h.taskStart = time.Now()
 	if q := h.queued; q != nil && q.task == t && !q.start.IsZero() {
-		start = q.start // it started on the agent as the task before ended
+		h.taskStart = q.start // it started on the agent as the task before ended
 	}
 	ev := Event{Type: EventTask, Host: h.plan.Name, List: t.List.Addr, Task: t.Addr}
 	finish := func(s Status, result cty.Value, err error) Status {
-		ev.Status, ev.DurMS = s, float64(time.Since(start).Microseconds())/1000
+		ev.Status, ev.DurMS = s, float64(time.Since(h.taskStart).Microseconds())/1000
 		if err != nil {
 			ev.Error = err.Error()
 		}
@@ -931,9 +936,9 @@ func (r *runner) call(ctx context.Context, h *hostRun, t *plan.Task, args cty.Va
 	if q := h.takeQueued(t); q != nil {
 		r.queueNext(h, t, q.p)
 		v, err, ran := q.wait()
-		h.queuedStarts()
-		if ran && h.draining != "" && (agent.IsConnError(err) || isUnreachable(err)) {
-			ran = false // the host is gone: nothing says it started
+		h.queuedStarts(err)
+		if ran && h.drainAfterFailure && (agent.IsConnError(err) || isUnreachable(err)) {
+			ran = false // the host is gone after the failure that kept it from starting
 		}
 		if ran {
 			return remoteValue(v, err)
@@ -945,6 +950,7 @@ func (r *runner) call(ctx context.Context, h *hostRun, t *plan.Task, args cty.Va
 		if h.draining != "" {
 			return cty.NilVal, notStarted{h.draining}
 		}
+		h.taskStart = time.Now() // sent again now
 	}
 	// A call queued behind an earlier try of this task, which failed,
 	// did not start: it is sent again behind this one.
@@ -968,7 +974,7 @@ func (r *runner) call(ctx context.Context, h *hostRun, t *plan.Task, args cty.Va
 	}
 	r.queueNext(h, t, p)
 	v, err := p.Wait()
-	h.queuedStarts()
+	h.queuedStarts(err)
 	return remoteValue(v, err)
 }
 
