@@ -29,7 +29,8 @@ type processStream struct {
 }
 
 // startProcess runs argv with its stdin and stdout as the agent stream and
-// its stderr to stderr. The child is killed if this process dies.
+// its stderr to stderr, in a process group of its own. The child is killed
+// if this process dies.
 func startProcess(ctx context.Context, argv []string, stderr io.Writer, extraEnv []string) (*processStream, error) {
 	inR, inW, err := os.Pipe()
 	if err != nil {
@@ -46,7 +47,10 @@ func startProcess(ctx context.Context, argv []string, stderr io.Writer, extraEnv
 	if len(extraEnv) > 0 {
 		cmd.Env = append(os.Environ(), extraEnv...)
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// A process group of its own: a Ctrl-C at the terminal goes to the
+	// controller's group, and the controller decides what it stops (the
+	// first lets running tasks finish); the agent ends when its input does.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	err = cmd.Start()
 	inR.Close()
 	outW.Close()

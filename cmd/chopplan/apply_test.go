@@ -328,6 +328,38 @@ tasks "a" {
 	}
 }
 
+// A Ctrl-C at a terminal goes to the whole process group: the local agent
+// must not die of it, so the running task still finishes.
+func TestInterruptFromTheTerminal(t *testing.T) {
+	dir := writePlan(t, `
+tunnel "local" "me" {}
+tasks "a" {
+  on = tunnel.local.me
+  task "exec" "slow" {
+    command = "touch ${path.module}/started; while [ ! -e ${path.module}/go ]; do sleep 0.01; done; touch ${path.module}/finished"
+  }
+}
+`)
+	exe, _ := os.Executable()
+	cmd := exec.Command(exe, "apply", dir)
+	cmd.Env = append(os.Environ(), mainEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a group of its own, as a shell gives a job
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFile(t, filepath.Join(dir, "started"))
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) // as the terminal sends it
+	os.WriteFile(filepath.Join(dir, "go"), nil, 0o644)
+	if code := exitStatus(cmd.Wait()); code != exitInterrupted {
+		t.Fatalf("exit %d\n%s", code, out.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "finished")); err != nil {
+		t.Fatalf("the running task did not finish:\n%s", out.String())
+	}
+}
+
 // A second Ctrl-C cancels running tasks: their processes are killed.
 func TestInterruptTwiceCancels(t *testing.T) {
 	marker := fmt.Sprintf("chopplan-interrupt-%d", time.Now().UnixNano())
