@@ -137,7 +137,7 @@ func TestStopWithdrawsTheQueuedTask(t *testing.T) {
 tunnel "local" "me" {}
 tasks "l" {
   on = tunnel.local.me
-  task "exec" "two" { command = "touch ORDER.started; while [ ! -e ORDER.go ]; do sleep 0.01; done; echo 2 >> ORDER" }
+  task "exec" "two" { command = "touch ORDER.started; while [ ! -e ORDER.go ] && [ -e ORDER.started ]; do sleep 0.01; done; echo 2 >> ORDER" }
   task "exec" "three" { command = "echo 3 >> ORDER" }
 }
 `)
@@ -227,7 +227,7 @@ tasks "l" {
   on = tunnel.local.me
   task "exec" "one" { command = "echo 1 >> ORDER" }
   task "exec" "two" {
-    command = "echo 2 >> ORDER; touch ORDER.started; while [ ! -e ORDER.go ]; do sleep 0.01; done"
+    command = "echo 2 >> ORDER; touch ORDER.started; while [ ! -e ORDER.go ] && [ -e ORDER.started ]; do sleep 0.01; done"
     retries = 2
   }
   task "exec" "three" { command = "echo 3 >> ORDER" }
@@ -341,7 +341,7 @@ tunnel "local" "me" {}
 tasks "l" {
   on = tunnel.local.me
   task "exec" "one" {
-    command       = "touch ORDER.started; while [ ! -e ORDER.go ]; do sleep 0.01; done"
+    command       = "touch ORDER.started; while [ ! -e ORDER.go ] && [ -e ORDER.started ]; do sleep 0.01; done"
     allow_failure = true
   }
   task "exec" "two" { command = "echo 2 >> ORDER" }

@@ -336,7 +336,7 @@ tunnel "local" "me" {}
 tasks "a" {
   on = tunnel.local.me
   task "exec" "slow" {
-    command = "touch ${path.module}/started; while [ ! -e ${path.module}/go ]; do sleep 0.01; done; touch ${path.module}/finished"
+    command = "touch ${path.module}/started; while [ ! -e ${path.module}/go ] && [ -d ${path.module} ]; do sleep 0.01; done; touch ${path.module}/finished"
   }
 }
 `)
