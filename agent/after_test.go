@@ -11,11 +11,12 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// queueAgent serves funcs on one end of a socket pair and returns a
-// client for the other.
+// queueAgent serves funcs, and ping, on one end of a socket pair and
+// returns a client for the other.
 func queueAgent(t *testing.T, funcs funcMap) *Client {
 	t.Helper()
 	ctrl, ag := socketPair(t)
+	funcs["ping"] = pingHandler
 	go Serve(ag, funcs, Hello{Version: "test", Build: "test"})
 	cl, err := NewClient(context.Background(), ctrl, ClientConfig{Host: "t"})
 	if err != nil {
@@ -84,22 +85,14 @@ func TestQueuedCallWaitsForTheCallItFollows(t *testing.T) {
 	log := &eventLog{}
 	g := newGate(false)
 	var ran atomic.Int32
-	cl := queueAgent(t, funcMap{"gate": g.handler(log), "follower": counting(log, &ran), "ping": pingHandler})
+	cl := queueAgent(t, funcMap{"gate": g.handler(log), "follower": counting(log, &ran)})
 	ctx := context.Background()
-	first, err := cl.Start(ctx, "gate", cty.EmptyObjectVal, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := start(t, cl, ctx, "gate", nil)
 	<-g.started
-	second, err := cl.Start(ctx, "follower", cty.EmptyObjectVal, &CallOptions{After: first})
-	if err != nil {
-		t.Fatal(err)
-	}
+	second := start(t, cl, ctx, "follower", &CallOptions{After: first})
 	// A call sent after the follower comes back: the agent has read the
 	// follower, and a follower that did not wait would be running now.
-	if _, err := cl.Call(ctx, "ping", cty.EmptyObjectVal, nil); err != nil {
-		t.Fatal(err)
-	}
+	ping(t, cl)
 	log.add("gate released")
 	close(g.release)
 	if _, err := first.Wait(); err != nil {
@@ -115,6 +108,25 @@ func TestQueuedCallWaitsForTheCallItFollows(t *testing.T) {
 }
 
 func pingHandler(CallContext, cty.Value) (cty.Value, error) { return cty.True, nil }
+
+// start sends a call with no arguments, and fails the test when it cannot.
+func start(t *testing.T, cl *Client, ctx context.Context, name string, opts *CallOptions) *Pending {
+	t.Helper()
+	p, err := cl.Start(ctx, name, cty.EmptyObjectVal, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// ping makes a call and waits for it: frames are read in order, so the
+// agent has dealt with every frame sent before it.
+func ping(t *testing.T, cl *Client) {
+	t.Helper()
+	if _, err := cl.Call(context.Background(), "ping", cty.EmptyObjectVal, nil); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // A call queued after one that fails never starts, unless it is queued
 // even if that one fails; the same holds when the first has already
@@ -138,23 +150,17 @@ func TestQueuedCallAfterAFailure(t *testing.T) {
 			var ran atomic.Int32
 			cl := queueAgent(t, funcMap{"gate": g.handler(log), "follower": counting(log, &ran)})
 			ctx := context.Background()
-			first, err := cl.Start(ctx, "gate", cty.EmptyObjectVal, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			first := start(t, cl, ctx, "gate", nil)
 			if tc.ended {
 				close(g.release)
 				first.Wait()
 			}
-			second, err := cl.Start(ctx, "follower", cty.EmptyObjectVal, &CallOptions{After: first, AfterEvenIfFailed: tc.anyway})
-			if err != nil {
-				t.Fatal(err)
-			}
+			second := start(t, cl, ctx, "follower", &CallOptions{After: first, AfterEvenIfFailed: tc.anyway})
 			if !tc.ended {
 				close(g.release)
 				first.Wait()
 			}
-			_, err = second.Wait()
+			_, err := second.Wait()
 			if tc.wantRun != (ran.Load() == 1) || tc.wantRun != (err == nil) {
 				t.Fatalf("follower ran %d times, error %v; want it to run: %v", ran.Load(), err, tc.wantRun)
 			}
@@ -172,21 +178,12 @@ func TestWithdrawAndCancelQueuedCalls(t *testing.T) {
 	log := &eventLog{}
 	g := newGate(false)
 	var ran atomic.Int32
-	cl := queueAgent(t, funcMap{"gate": g.handler(log), "follower": counting(log, &ran), "ping": pingHandler})
+	cl := queueAgent(t, funcMap{"gate": g.handler(log), "follower": counting(log, &ran)})
 	ctx := context.Background()
-	first, err := cl.Start(ctx, "gate", cty.EmptyObjectVal, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	withdrawn, err := cl.Start(ctx, "follower", cty.EmptyObjectVal, &CallOptions{After: first})
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := start(t, cl, ctx, "gate", nil)
+	withdrawn := start(t, cl, ctx, "follower", &CallOptions{After: first})
 	cctx, cancel := context.WithCancel(ctx)
-	cancelled, err := cl.Start(cctx, "follower", cty.EmptyObjectVal, &CallOptions{After: first})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cancelled := start(t, cl, cctx, "follower", &CallOptions{After: first})
 	withdrawn.Withdraw()
 	cancel()
 	if _, err := cancelled.Wait(); !errors.Is(err, context.Canceled) {
@@ -197,32 +194,26 @@ func TestWithdrawAndCancelQueuedCalls(t *testing.T) {
 	}
 	// The agent has read the cancel (frames are read in order) once a
 	// later call returns; only then may the first call end.
-	if _, err := cl.Call(ctx, "ping", cty.EmptyObjectVal, nil); err != nil {
-		t.Fatal(err)
-	}
+	ping(t, cl)
 	close(g.release)
 	if _, err := first.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cl.Call(ctx, "ping", cty.EmptyObjectVal, nil); err != nil {
-		t.Fatal(err)
-	}
+	ping(t, cl)
 	if ran.Load() != 0 {
 		t.Fatalf("a withdrawn or cancelled follower ran (%d times)", ran.Load())
 	}
 
 	// A follower that has started is not stopped by Withdraw.
 	g2 := newGate(false)
-	cl2 := queueAgent(t, funcMap{"gate": g2.handler(log), "second": g2.handler(log), "ping": pingHandler})
-	a, _ := cl2.Start(ctx, "gate", cty.EmptyObjectVal, nil)
-	b, _ := cl2.Start(ctx, "second", cty.EmptyObjectVal, &CallOptions{After: a})
+	cl2 := queueAgent(t, funcMap{"gate": g2.handler(log), "second": g2.handler(log)})
+	a := start(t, cl2, ctx, "gate", nil)
+	b := start(t, cl2, ctx, "second", &CallOptions{After: a})
 	<-g2.started
 	g2.release <- struct{}{} // the first ends; the second starts
 	<-g2.started
 	b.Withdraw()
-	if _, err := cl2.Call(ctx, "ping", cty.EmptyObjectVal, nil); err != nil { // the agent has the withdrawal
-		t.Fatal(err)
-	}
+	ping(t, cl2) // the agent has the withdrawal
 	close(g2.release)
 	if _, err := a.Wait(); err != nil {
 		t.Fatal(err)
@@ -259,10 +250,7 @@ func TestQueuedCallOnAnotherClient(t *testing.T) {
 	cl1 := queueAgent(t, funcMap{"gate": g.handler(log)})
 	cl2 := queueAgent(t, funcMap{"gate": g.handler(log)})
 	close(g.release)
-	p, err := cl1.Start(context.Background(), "gate", cty.EmptyObjectVal, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := start(t, cl1, context.Background(), "gate", nil)
 	defer p.Wait()
 	if _, err := cl2.Start(context.Background(), "gate", cty.EmptyObjectVal, &CallOptions{After: p}); err == nil || !strings.Contains(err.Error(), "another connection") {
 		t.Fatalf("error %v", err)
@@ -277,9 +265,9 @@ func TestQueuedCallAfterOneThatDidNotStart(t *testing.T) {
 	var ran atomic.Int32
 	cl := queueAgent(t, funcMap{"gate": g.handler(log), "follower": counting(log, &ran)})
 	ctx := context.Background()
-	a, _ := cl.Start(ctx, "gate", cty.EmptyObjectVal, nil)
-	b, _ := cl.Start(ctx, "follower", cty.EmptyObjectVal, &CallOptions{After: a})
-	c, _ := cl.Start(ctx, "follower", cty.EmptyObjectVal, &CallOptions{After: b, AfterEvenIfFailed: true})
+	a := start(t, cl, ctx, "gate", nil)
+	b := start(t, cl, ctx, "follower", &CallOptions{After: a})
+	c := start(t, cl, ctx, "follower", &CallOptions{After: b, AfterEvenIfFailed: true})
 	close(g.release)
 	if _, err := a.Wait(); err == nil {
 		t.Fatal("the gate did not fail")
@@ -310,8 +298,8 @@ func TestQueuedCallAfterACancelledOne(t *testing.T) {
 		"follower": counting(log, &ran),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	a, _ := cl.Start(ctx, "stubborn", cty.EmptyObjectVal, nil)
-	b, _ := cl.Start(context.Background(), "follower", cty.EmptyObjectVal, &CallOptions{After: a, AfterEvenIfFailed: true})
+	a := start(t, cl, ctx, "stubborn", nil)
+	b := start(t, cl, context.Background(), "follower", &CallOptions{After: a, AfterEvenIfFailed: true})
 	<-started
 	cancel()
 	a.Wait()
