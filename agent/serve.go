@@ -206,9 +206,9 @@ func (s *server) start(id uint32, body []byte) (*serverCall, []byte, error) {
 		return nil, nil, fmt.Errorf("call %d: %v", id, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	sc := &serverCall{s: s, id: id, name: name, ctx: ctx, cancel: cancel, check: flags&flagCheck != 0, finished: make(chan struct{})}
+	sc := &serverCall{s: s, id: id, name: name, ctx: ctx, cancel: cancel, check: flags&flagCheck != 0}
 	if flags&flagAfter != 0 {
-		sc.follows, sc.after, sc.evenIfFailed = true, after, flags&flagEvenIfFailed != 0
+		sc.after, sc.evenIfFailed = after, flags&flagEvenIfFailed != 0
 		sc.withdrawn = make(chan struct{})
 	}
 	if flags&flagSendData != 0 {
@@ -224,14 +224,17 @@ func (s *server) start(id uint32, body []byte) (*serverCall, []byte, error) {
 		return nil, nil, fmt.Errorf("call id %d reused while in flight", id)
 	}
 	s.calls[id] = sc
-	if sc.follows {
+	if sc.follows() {
 		// The call it follows was registered before this one arrived: it
 		// is running, or it has ended and left its outcome.
 		if pred := s.calls[sc.after]; pred != nil && pred != sc {
 			sc.pred = pred
+			if pred.finished == nil {
+				pred.finished = make(chan struct{})
+			}
 		}
 	}
-	if sc.recv != nil || sc.send != nil {
+	if sc.hasStream() {
 		if s.streams++; s.streams == 1 && s.widen != nil {
 			s.widen.Widen(true)
 			s.wide = true
@@ -276,30 +279,41 @@ type serverCall struct {
 	send   *sendStream
 
 	// A call queued after another (flagAfter) starts when that one ends,
-	// and only when it succeeded unless evenIfFailed.
-	follows      bool
+	// and only when it succeeded unless evenIfFailed. It can be withdrawn
+	// until it starts. s.mu guards started and closing withdrawn.
 	after        uint32
 	evenIfFailed bool
-	pred         *serverCall // the call it follows, when it was running
+	pred         *serverCall   // the call it follows, when it was running
+	withdrawn    chan struct{} // made for a queued call; closed when it is withdrawn
+	started      bool
 
-	finished chan struct{} // closed when the call has ended; outcome is then set
+	// finished is made when a call is queued after this one, and closed
+	// (under s.mu) when this one has ended, with outcome set.
+	finished chan struct{}
 	outcome  outcome
-
-	// A queued call can be withdrawn until it starts (s.mu guards
-	// started and isWithdrawn).
-	started     bool
-	isWithdrawn bool
-	withdrawn   chan struct{} // closed when it is withdrawn
 }
+
+// follows reports whether the call was queued after another.
+func (sc *serverCall) follows() bool { return sc.withdrawn != nil }
+
+func (sc *serverCall) hasStream() bool { return sc.recv != nil || sc.send != nil }
 
 // withdraw stops a queued call from starting; one that has started, or
 // that follows nothing, goes on.
 func (sc *serverCall) withdraw() {
 	sc.s.mu.Lock()
 	defer sc.s.mu.Unlock()
-	if sc.follows && !sc.started && !sc.isWithdrawn {
-		sc.isWithdrawn = true
+	if sc.follows() && !sc.started && !closed(sc.withdrawn) {
 		close(sc.withdrawn)
+	}
+}
+
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -337,26 +351,28 @@ func (sc *serverCall) run(args []byte) {
 		out = outcomeCancelled // whatever the function made of it
 	}
 	sc.s.ended.add(sc.id, out)
-	if sc.recv != nil || sc.send != nil {
+	if sc.hasStream() {
 		sc.s.streams--
 	}
 	sc.s.narrow()
-	sc.s.mu.Unlock()
 	sc.outcome = out
-	close(sc.finished)
+	if sc.finished != nil {
+		close(sc.finished)
+	}
+	sc.s.mu.Unlock()
 	sc.cancel()
 	sc.s.c.sendBody(frameResult, sc.id, []byte{status}, body)
 }
 
 // awaitPredecessor waits, for a call queued after another, until that one
 // has ended, and says why the call must not run: the call it follows
-// failed, or this one was withdrawn or cancelled while it waited. Either
-// way it never started (KindNotRun).
+// failed, was cancelled or did not start, or this one was withdrawn or
+// cancelled while it waited. Either way it never started (KindNotRun).
 func (sc *serverCall) awaitPredecessor() *RemoteError {
-	if !sc.follows {
+	if !sc.follows() {
 		return nil
 	}
-	s := sc.s
+	notRun := func(why string) *RemoteError { return &RemoteError{Kind: KindNotRun, Message: "not started: " + why} }
 	if sc.pred != nil {
 		select {
 		case <-sc.pred.finished:
@@ -364,33 +380,28 @@ func (sc *serverCall) awaitPredecessor() *RemoteError {
 		case <-sc.ctx.Done():
 		}
 	}
+	s := sc.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var pred outcome
-	known := false
+	switch {
+	case closed(sc.withdrawn):
+		return notRun("withdrawn")
+	case sc.ctx.Err() != nil:
+		return notRun("cancelled")
+	}
+	pred, known := s.ended.get(sc.after)
 	if sc.pred != nil {
-		select {
-		case <-sc.pred.finished:
-			pred, known = sc.pred.outcome, true
-		default:
-		}
-	} else {
-		pred, known = s.ended.get(sc.after)
-		if !known {
-			return &RemoteError{Kind: KindNotRun, Message: fmt.Sprintf("not started: queued after call %d, which this agent does not know", sc.after)}
-		}
+		pred, known = sc.pred.outcome, true // it has finished: the ring may have let it go
 	}
 	switch {
-	case sc.isWithdrawn:
-		return &RemoteError{Kind: KindNotRun, Message: "not started: withdrawn"}
-	case sc.ctx.Err() != nil || !known:
-		return &RemoteError{Kind: KindNotRun, Message: "not started: cancelled"}
+	case !known:
+		return notRun(fmt.Sprintf("queued after call %d, which this agent does not know", sc.after))
 	case pred == outcomeNotRun:
-		return &RemoteError{Kind: KindNotRun, Message: "not started: the call it was queued after did not start"}
+		return notRun("the call it was queued after did not start")
 	case pred == outcomeCancelled:
-		return &RemoteError{Kind: KindNotRun, Message: "not started: the call it was queued after was cancelled"}
+		return notRun("the call it was queued after was cancelled")
 	case pred == outcomeFailed && !sc.evenIfFailed:
-		return &RemoteError{Kind: KindNotRun, Message: "not started: the call it was queued after failed"}
+		return notRun("the call it was queued after failed")
 	}
 	sc.started = true
 	return nil
