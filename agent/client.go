@@ -167,7 +167,6 @@ type Pending struct {
 	id      uint32
 	ctx     context.Context
 	name    string
-	opts    *CallOptions
 	call    *clientCall
 	outDone chan error
 }
@@ -239,7 +238,7 @@ func (cl *Client) Start(ctx context.Context, name string, args cty.Value, opts *
 			}
 		}()
 	}
-	p := &Pending{cl: cl, id: id, ctx: ctx, name: name, opts: opts, call: call}
+	p := &Pending{cl: cl, id: id, ctx: ctx, name: name, call: call}
 	if call.recv != nil {
 		p.outDone = make(chan error, 1)
 		go func() {
@@ -271,35 +270,39 @@ func (p *Pending) Wait() (cty.Value, error) { return p.wait(0) }
 // returns the context's error, as Wait does.
 func (p *Pending) WaitAnswer(grace time.Duration) (cty.Value, error) { return p.wait(grace) }
 
-// answered cancels the call and reports whether its result came within
-// grace.
-func (p *Pending) answered(grace time.Duration) bool {
-	if grace <= 0 {
-		return false
+// cancel cancels the call on the agent once its context has ended, and
+// reports whether the agent's answer came within grace (none is waited
+// for when grace is 0). Without it, the call is given up: its result, if
+// it comes, is dropped.
+func (p *Pending) cancel(grace time.Duration) (answered bool) {
+	cl := p.cl
+	if grace > 0 {
+		cl.c.send(frameCancel, p.id)
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-p.call.done:
+			return true
+		case <-t.C:
+		}
+		cl.abandon(p.id)
+	} else {
+		cl.abandon(p.id) // before the cancel goes: its result may come at once
+		cl.c.send(frameCancel, p.id)
 	}
-	p.cl.c.send(frameCancel, p.id)
-	t := time.NewTimer(grace)
-	defer t.Stop()
-	select {
-	case <-p.call.done:
-		return true
-	case <-t.C:
-		return false
-	}
+	p.call.abort(p.ctx.Err())
+	return false
 }
 
 func (p *Pending) wait(grace time.Duration) (cty.Value, error) {
 	cl, call, ctx, name := p.cl, p.call, p.ctx, p.name
 	select {
 	case <-call.done:
-	default:
+	default: // a result already in wins over a context ended meanwhile
 		select {
 		case <-call.done:
 		case <-ctx.Done():
-			if !p.answered(grace) {
-				cl.abandon(p.id)
-				cl.c.send(frameCancel, p.id)
-				call.abort(ctx.Err())
+			if !p.cancel(grace) {
 				return cty.NilVal, fmt.Errorf("agent: %s on %s: %w", name, cl.host, ctx.Err())
 			}
 		}
