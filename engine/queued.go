@@ -125,23 +125,27 @@ func (h *hostRun) takeQueued(t *plan.Task) *queuedCall {
 	return q
 }
 
-// wait waits for a queued call's result. ran is false when it did not
-// start: the call it was queued after failed (a retry may yet succeed),
-// or the run stopped.
-func (q *queuedCall) wait() (v cty.Value, err error, ran bool) {
+// wait waits for a queued call's result, or the agent's word that it did
+// not start (didNotStart).
+func (q *queuedCall) wait() (cty.Value, error) {
 	q.unstop()
-	v, err = q.p.WaitAnswer(answerGrace)
+	v, err := q.p.WaitAnswer(answerGrace)
 	q.lines.flush()
+	return v, err
+}
+
+// didNotStart reports whether err is the agent's answer for a queued call
+// that never started: the call it was queued after failed (a retry may
+// yet succeed), or it was withdrawn or cancelled first.
+func didNotStart(err error) bool {
 	var re *agent.RemoteError
-	if errors.As(err, &re) && re.Kind == agent.KindNotRun {
-		return cty.NilVal, nil, false
-	}
-	return v, err, true
+	return errors.As(err, &re) && re.Kind == agent.KindNotRun
 }
 
 // dropQueued withdraws a queued call and waits for the agent's answer,
 // for one that cannot have started: queued behind a call that failed and
-// is tried again, or behind one that did not start.
+// is tried again, or behind one that did not start; and, at a list's
+// end, any left (none is, as a rule).
 func (h *hostRun) dropQueued() {
 	if q := h.queued; q != nil {
 		h.queued = nil

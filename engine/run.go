@@ -677,7 +677,6 @@ func (r *runner) stopList(h *hostRun, lr *listRun, from int, why string, failed 
 		failed = failed || status == StatusUnreachable || (status == StatusFailed && !q.task.AllowFailure)
 		from++
 	}
-	h.dropQueued()
 	r.notRunFrom(h, lr, from, why)
 	return failed
 }
@@ -769,10 +768,6 @@ func (r *runner) runTask(ctx context.Context, h *hostRun, t *plan.Task) Status {
 	}
 	if t.ForEach == nil {
 		s, v, err := r.attempt(ctx, h, t, nil)
-		var ns notStarted
-		if errors.As(err, &ns) {
-			return finish(StatusNotRun, cty.NilVal, err)
-		}
 		return finish(s, v, err)
 	}
 	elems, known, diags := t.EvalForEach(ctx0)
@@ -853,8 +848,8 @@ func (r *runner) prepare(h *hostRun, t *plan.Task, each *plan.Each) (args cty.Va
 func (r *runner) attempt(ctx context.Context, h *hostRun, t *plan.Task, each *plan.Each) (Status, cty.Value, error) {
 	var plain cty.Value
 	var check bool
-	if q := h.queued; q != nil && q.task == t && each == nil {
-		plain, check = q.args, q.check // evaluated when it was sent
+	if q := h.queued; q != nil && q.task == t {
+		plain, check = q.args, q.check // evaluated when it was sent (never a for_each element)
 	} else {
 		var status Status
 		var err error
@@ -935,25 +930,23 @@ func (r *runner) attempt(ctx context.Context, h *hostRun, t *plan.Task, each *pl
 func (r *runner) call(ctx context.Context, h *hostRun, t *plan.Task, args cty.Value, check bool) (cty.Value, error) {
 	if q := h.takeQueued(t); q != nil {
 		r.queueNext(h, t, q.p)
-		v, err, ran := q.wait()
+		v, err := q.wait()
 		h.queuedStarts(err)
-		if ran && h.drainAfterFailure && (agent.IsConnError(err) || isUnreachable(err)) {
-			ran = false // the host is gone after the failure that kept it from starting
-		}
-		if ran {
+		started := !didNotStart(err) &&
+			!(h.drainAfterFailure && (agent.IsConnError(err) || isUnreachable(err))) // the host is gone after the failure that kept it from starting
+		if started {
 			return remoteValue(v, err)
 		}
 		// It did not start: the list is ending, or the call before it
 		// failed and the list goes on (allowed to fail after retries).
-		// Then what was queued behind it did not start either.
-		h.dropQueued()
 		if h.draining != "" {
 			return cty.NilVal, notStarted{h.draining}
 		}
 		h.taskStart = time.Now() // sent again now
 	}
-	// A call queued behind an earlier try of this task, which failed,
-	// did not start: it is sent again behind this one.
+	// A call queued behind the one that did not start, or behind an
+	// earlier try of this task, which failed, did not start either: it is
+	// sent again behind this one.
 	h.dropQueued()
 	if t.Timeout > 0 {
 		var cancel context.CancelFunc
