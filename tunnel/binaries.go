@@ -37,16 +37,10 @@ type compressedAgent struct {
 	err  error
 }
 
-// Compressed returns the binary in enc, "zst" (zstd) or "gz" (gzip), made
-// once per process and kept in the user's cache directory so later runs
-// skip the work. Any other enc is the binary as it is.
-func (b *AgentBinary) Compressed(enc string) ([]byte, error) {
-	data, _, err := b.Upload(enc)
-	return data, err
-}
-
-// Upload is Compressed with the hex sha256 of what it returns, which the
-// target checks the upload against.
+// Upload returns the binary in enc, "zst" (zstd) or "gz" (gzip), made once
+// per process and kept in the user's cache directory so later runs skip
+// the work (any other enc is the binary as it is), with the hex sha256 of
+// those bytes, which the target checks the upload against.
 func (b *AgentBinary) Upload(enc string) (data []byte, sum string, err error) {
 	if enc != "zst" && enc != "gz" {
 		data, err := os.ReadFile(b.Path)
@@ -73,10 +67,10 @@ func (b *AgentBinary) compress(enc string) (out []byte, sum string, err error) {
 	if dir, err := os.UserCacheDir(); err == nil {
 		cache = filepath.Join(dir, "chopplan", "agent-"+b.SHA256+"."+enc)
 		sumFile = cache + ".sha256"
-		if data, err := os.ReadFile(cache); err == nil {
-			if want, err := os.ReadFile(sumFile); err == nil && hexSHA256(data) == strings.TrimSpace(string(want)) {
-				return data, strings.TrimSpace(string(want)), nil
-			}
+		data, err := os.ReadFile(cache)
+		recorded, err2 := os.ReadFile(sumFile)
+		if sum := strings.TrimSpace(string(recorded)); err == nil && err2 == nil && hexSHA256(data) == sum {
+			return data, sum, nil
 		}
 	}
 	raw, err := os.ReadFile(b.Path)

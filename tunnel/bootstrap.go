@@ -131,8 +131,9 @@ if [ -z "$a" ]; then
 			# Nothing is left behind: the files go before the error is told
 			# (the controller may end the session as soon as it reads it),
 			# and when the session is cut mid-upload.
-			fail() { rm -f "$t" "$u"; die "$@"; }
-			trap 'rm -f "$t" "$u"; exit 1' HUP INT TERM
+			clean() { rm -f "$t" "$u"; }
+			fail() { clean; die "$@"; }
+			trap 'clean; exit 1' HUP INT TERM
 			head -c "$size" >"$u" || fail "the agent upload could not be written to $d"
 			case $z in
 			zst) zstd -dcq "$u" >"$t" & ;;
