@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -458,7 +457,7 @@ func (in *instance) evalList(list *TaskList) hcl.Diagnostics {
 		t.reads = in.taskReads(t)
 		t.earlier = earlierRead(t, list.Tasks[:i:i], earlier)
 		t.refless = refless(t)
-		t.stable = len(t.reads) == 0 && len(t.earlier) == 0 && !usesRoot(t, "task", "tasks") && !readsLocalFiles(t)
+		t.stable = stable(t)
 		earlier[t.Name] = t
 		t.unknownResult = placeholder(t)
 		d, reads := in.checkTask(t)
@@ -707,39 +706,36 @@ func earlierRead(t *Task, all []*Task, byName map[string]*Task) []*Task {
 // localFileFunctions read the controller's files when they are called.
 var localFileFunctions = map[string]bool{"file": true, "filebase64": true, "fileexists": true, "fileset": true, "templatefile": true}
 
-// readsLocalFiles reports whether one of t's expressions may call a
-// function that reads local files (an expression it cannot look into
-// counts as one).
-func readsLocalFiles(t *Task) bool {
+// stable is Task.Stable, worked out once t's reads and earlier are known:
+// no result read (through a local or module output either, or task and
+// tasks as a whole), and no call of a function that reads local files (an
+// expression it cannot look into counts as one).
+func stable(t *Task) bool {
+	if len(t.reads) > 0 || len(t.earlier) > 0 {
+		return false
+	}
 	for _, it := range taskExprsOf(t) {
+		for _, tr := range it.expr.Variables() {
+			if root := tr.RootName(); root == "task" || root == "tasks" {
+				return false
+			}
+		}
 		e, ok := it.expr.(hclsyntax.Expression)
 		if !ok {
-			return true
+			return false
 		}
-		found := false
+		readsFiles := false
 		hclsyntax.VisitAll(e, func(n hclsyntax.Node) hcl.Diagnostics {
 			if call, ok := n.(*hclsyntax.FunctionCallExpr); ok && localFileFunctions[call.Name] {
-				found = true
+				readsFiles = true
 			}
 			return nil
 		})
-		if found {
-			return true
+		if readsFiles {
+			return false
 		}
 	}
-	return false
-}
-
-// usesRoot reports whether one of t's expressions refers to one of roots.
-func usesRoot(t *Task, roots ...string) bool {
-	for _, it := range taskExprsOf(t) {
-		for _, tr := range it.expr.Variables() {
-			if slices.Contains(roots, tr.RootName()) {
-				return true
-			}
-		}
-	}
-	return false
+	return true
 }
 
 // refless reports whether none of t's expressions refers to anything.
