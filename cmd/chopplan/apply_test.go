@@ -259,11 +259,13 @@ func staticSelf(t *testing.T) {
 	}
 }
 
-// runChild starts the test binary as chopplan with args.
+// runChild starts the test binary as chopplan with args, in a process
+// group of its own, as a shell starts a job.
 func runChild(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
 	exe, _ := os.Executable()
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), mainEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a group of its own, as a shell gives a job
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -340,15 +342,7 @@ tasks "a" {
   }
 }
 `)
-	exe, _ := os.Executable()
-	cmd := exec.Command(exe, "apply", dir)
-	cmd.Env = append(os.Environ(), mainEnv+"=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a group of its own, as a shell gives a job
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, out := runChild(t, "apply", dir)
 	waitFile(t, filepath.Join(dir, "started"))
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) // as the terminal sends it
 	os.WriteFile(filepath.Join(dir, "go"), nil, 0o644)
