@@ -6,6 +6,7 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/chopplan/chopplan/internal/testenv"
@@ -93,5 +94,34 @@ func TestSudoUnknownUser(t *testing.T) {
 	var ue *tunnel.UnreachableError
 	if !asUnreachable(err, &ue) || !strings.Contains(err.Error(), "no-such-user-x") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// Agents started as local processes (local, exec and sudo tunnels) run in
+// a process group other than the controller's: a Ctrl-C at the terminal,
+// which goes to the controller's group, does not reach them.
+func TestLocalAgentsHaveTheirOwnProcessGroup(t *testing.T) {
+	testenv.Root(t)
+	user := testenv.SudoUser(t)
+	for name, kind := range map[string]tunnel.Kind{
+		"local": tunnel.Local("local"),
+		"exec":  tunnel.Exec("exec", []string{"sh"}),
+		"sudo":  tunnel.Sudo("", user),
+	} {
+		t.Run(name, func(t *testing.T) {
+			tun := tunnel.New(kind, tunnel.Options{})
+			defer tun.Close()
+			peer, err := tun.Peer(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			pgid, err := syscall.Getpgid(peer.PID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pgid == syscall.Getpgrp() {
+				t.Fatalf("the agent (pid %d) is in the controller's process group %d", peer.PID, pgid)
+			}
+		})
 	}
 }
