@@ -103,7 +103,7 @@ func TestBootstrapEachEncoding(t *testing.T) {
 			bin, marks := bootstrapTools(t, tc.codec, "")
 			home := t.TempDir()
 			out := &tunneltest.SyncBuffer{}
-			tun := tunnel.New(tunnel.Exec(tc.name, []string{"env", "-i", "PATH=" + bin, "HOME=" + home, filepath.Join(bin, "sh")}), tunnel.Options{Output: out})
+			tun := tunnel.New(tunnel.Exec(tc.name, hostArgv(bin, home)), tunnel.Options{Output: out})
 			defer tun.Close()
 			if _, err := tun.Call(context.Background(), "ping", nil); err != nil {
 				t.Fatalf("%v; output: %s", err, out)
@@ -128,17 +128,38 @@ func TestBootstrapDamagedUpload(t *testing.T) {
 	t.Parallel()
 	testenv.Codecs(t)
 	bin, _ := bootstrapTools(t, "zstd", "exit 1") // the upload, received in a file, does not unpack
+	expectRefusedUpload(t, bin, "damaged or cut short")
+}
+
+// expectRefusedUpload connects to a host with the tools in bin and
+// expects the bootstrap to refuse the agent's upload with an error that
+// says want, installing nothing and leaving nothing behind.
+func expectRefusedUpload(t *testing.T, bin, want string) {
+	t.Helper()
 	home := t.TempDir()
-	tun := tunnel.New(tunnel.Exec("damaged", []string{"env", "-i", "PATH=" + bin, "HOME=" + home, filepath.Join(bin, "sh")}), tunnel.Options{Output: &tunneltest.SyncBuffer{}})
+	tun := tunnel.New(tunnel.Exec("refused", hostArgv(bin, home)), tunnel.Options{Output: &tunneltest.SyncBuffer{}})
 	defer tun.Close()
-	err := tun.Connect(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "damaged or cut short") {
-		t.Fatalf("connect: %v, want an error about a damaged upload", err)
+	if err := tun.Connect(context.Background()); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("connect: %v, want an error saying %q", err, want)
 	}
-	left, _ := filepath.Glob(filepath.Join(home, ".cache", "chopplan", "*agent-*"))
-	if len(left) != 0 {
+	if left, _ := filepath.Glob(filepath.Join(home, ".cache", "chopplan", "*agent-*")); len(left) != 0 {
 		t.Fatalf("installed or left behind: %v", left)
 	}
+}
+
+// lookPath is exec.LookPath for a tool the test cannot do without.
+func lookPath(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// hostArgv runs a host's shell with only the tools in bin and home as HOME.
+func hostArgv(bin, home string) []string {
+	return []string{"env", "-i", "PATH=" + bin, "HOME=" + home, filepath.Join(bin, "sh")}
 }
 
 // The bootstrap installs and starts the agent under dash, bash and
@@ -148,14 +169,7 @@ func TestBootstrapAcrossShells(t *testing.T) {
 	t.Parallel()
 	testenv.Shells(t)
 	testenv.Codecs(t)
-	look := func(name string) string {
-		p, err := exec.LookPath(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	busybox := look("busybox")
+	busybox := lookPath(t, "busybox")
 	for _, shell := range []string{"busybox", "bash", "dash"} {
 		for _, codec := range []string{"zstd", "gzip", "busybox-gzip", "raw"} {
 			t.Run(shell+"/"+codec, func(t *testing.T) {
@@ -172,17 +186,17 @@ func TestBootstrapAcrossShells(t *testing.T) {
 				if shell == "busybox" {
 					link(busybox, "sh")
 				} else {
-					link(look(shell), "sh")
+					link(lookPath(t, shell), "sh")
 				}
 				switch codec {
 				case "zstd", "gzip":
-					link(look(codec), codec)
+					link(lookPath(t, codec), codec)
 				case "busybox-gzip":
 					link(busybox, "gzip")
 				}
 				home := t.TempDir()
 				out := &tunneltest.SyncBuffer{}
-				tun := tunnel.New(tunnel.Exec(codec, []string{"env", "-i", "PATH=" + bin, "HOME=" + home, filepath.Join(bin, "sh")}), tunnel.Options{Output: out})
+				tun := tunnel.New(tunnel.Exec(codec, hostArgv(bin, home)), tunnel.Options{Output: out})
 				defer tun.Close()
 				if _, err := tun.Call(context.Background(), "ping", nil); err != nil {
 					t.Fatalf("%v; output: %s", err, out)
@@ -202,26 +216,8 @@ func TestBootstrapAcrossShells(t *testing.T) {
 // length) fails the sha256 check of the upload, and nothing is installed.
 func TestBootstrapUploadChangedOnTheWay(t *testing.T) {
 	t.Parallel()
-	head, err := exec.LookPath("head")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := exec.LookPath("tr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin, _ := bootstrapTools(t, "head", `"`+head+`" "$@" | "`+tr+`" A B`) // no codec: it travels raw
-	home := t.TempDir()
-	tun := tunnel.New(tunnel.Exec("changed", []string{"env", "-i", "PATH=" + bin, "HOME=" + home, filepath.Join(bin, "sh")}), tunnel.Options{Output: &tunneltest.SyncBuffer{}})
-	defer tun.Close()
-	err = tun.Connect(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "sha256 is") {
-		t.Fatalf("connect: %v, want an error about the upload's sha256", err)
-	}
-	left, _ := filepath.Glob(filepath.Join(home, ".cache", "chopplan", "*agent-*"))
-	if len(left) != 0 {
-		t.Fatalf("installed or left behind: %v", left)
-	}
+	bin, _ := bootstrapTools(t, "head", `"`+lookPath(t, "head")+`" "$@" | "`+lookPath(t, "tr")+`" A B`) // no codec: it travels raw
+	expectRefusedUpload(t, bin, "sha256 is")
 }
 
 // bootstrapTools makes a directory holding the commands the bootstrap
@@ -235,19 +231,12 @@ func bootstrapTools(t *testing.T, codec, body string) (bin, marks string) {
 		if tool == codec {
 			continue // wrapped below
 		}
-		path, err := exec.LookPath(tool)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Symlink(path, filepath.Join(bin, tool)); err != nil {
+		if err := os.Symlink(lookPath(t, tool), filepath.Join(bin, tool)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if codec != "" {
-		real, err := exec.LookPath(codec)
-		if err != nil {
-			t.Fatal(err)
-		}
+		real := lookPath(t, codec)
 		if body == "" {
 			body = `exec "` + real + `" "$@"`
 		}
@@ -271,7 +260,7 @@ func TestBootstrapCachedAgentWithoutProcArch(t *testing.T) {
 	ran := filepath.Join(marks, "uname")
 	for i, hide := range []bool{false, false, true} { // the first run fills the cache
 		os.Remove(ran)
-		argv := []string{"env", "-i", "PATH=" + bin, "HOME=" + home, filepath.Join(bin, "sh")}
+		argv := hostArgv(bin, home)
 		if hide {
 			argv = append([]string{"unshare", "-m", "sh", "-c", `mount -t tmpfs none /proc/sys/kernel && exec "$@"`, "sh"}, argv...)
 		}
