@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,11 +15,19 @@ import (
 
 // queueAgent serves funcs, and ping, on one end of a socket pair and
 // returns a client for the other.
-func queueAgent(t *testing.T, funcs funcMap) *Client {
+func queueAgent(t *testing.T, funcs funcMap) *Client { return testAgent(t, funcs, nil) }
+
+// testAgent is queueAgent with the agent's end of the pair wrapped by
+// wrap, when given.
+func testAgent(t *testing.T, funcs funcMap, wrap func(net.Conn) io.ReadWriteCloser) *Client {
 	t.Helper()
 	ctrl, ag := socketPair(t)
 	funcs["ping"] = pingHandler
-	go Serve(ag, funcs, Hello{Version: "test", Build: "test"})
+	var rw io.ReadWriteCloser = ag
+	if wrap != nil {
+		rw = wrap(ag)
+	}
+	go Serve(rw, funcs, Hello{Version: "test", Build: "test"})
 	cl, err := NewClient(context.Background(), ctrl, ClientConfig{Host: "t"})
 	if err != nil {
 		t.Fatal(err)

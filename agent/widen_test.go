@@ -33,13 +33,10 @@ func (m funcMap) Lookup(name string) (Handler, bool) { h, ok := m[name]; return 
 // starts and narrows it when the last one ends; calls without a stream
 // leave it alone.
 func TestServeWidensForDataStreams(t *testing.T) {
-	ctrl, ag := socketPair(t)
-	w := &widening{Conn: ag}
 	release := make(chan struct{})
 	var started sync.WaitGroup
 	started.Add(2)
 	funcs := funcMap{
-		"plain": func(cc CallContext, _ cty.Value) (cty.Value, error) { return cty.True, nil },
 		"sink": func(cc CallContext, _ cty.Value) (cty.Value, error) {
 			started.Done()
 			<-release
@@ -47,14 +44,10 @@ func TestServeWidensForDataStreams(t *testing.T) {
 			return cty.True, nil
 		},
 	}
-	go Serve(w, funcs, Hello{Version: "test", Build: "test"})
-	cl, err := NewClient(context.Background(), ctrl, ClientConfig{Host: "t"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	var w *widening
+	cl := testAgent(t, funcs, func(ag net.Conn) io.ReadWriteCloser { w = &widening{Conn: ag}; return w })
 	ctx := context.Background()
-	if _, err := cl.Call(ctx, "plain", cty.EmptyObjectVal, nil); err != nil {
+	if _, err := cl.Call(ctx, "ping", cty.EmptyObjectVal, nil); err != nil {
 		t.Fatal(err)
 	}
 	w.mu.Lock()
@@ -75,7 +68,7 @@ func TestServeWidensForDataStreams(t *testing.T) {
 	started.Wait() // both calls run on the agent at once
 	close(release)
 	wg.Wait()
-	if _, err := cl.Call(ctx, "plain", cty.EmptyObjectVal, nil); err != nil {
+	if _, err := cl.Call(ctx, "ping", cty.EmptyObjectVal, nil); err != nil {
 		t.Fatal(err)
 	}
 	w.mu.Lock()
