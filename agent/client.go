@@ -42,10 +42,32 @@ type Client struct {
 	dead      chan struct{} // closed when the stream has ended
 	cause     error         // why, set before dead is closed
 
+	// Who reads: one goroutine at a time holds the reader's part and reads
+	// frames with fr, handing each to the call it belongs to. On a stream
+	// whose reads a deadline can interrupt (interrupt is set: a local
+	// agent's pipe), a caller waiting for its result takes the part when
+	// nobody has it and reads until its own result is in (lead), so the
+	// result needs no hand-over from another goroutine: that hand-over, a
+	// wake-up of another thread, was a quarter of a local round trip.
+	// When it leaves with frames still to come for other calls, a reader
+	// goroutine takes over (readOn) until none are; calls with a data
+	// stream start one at once. On other streams that goroutine reads
+	// from the handshake on, for the life of the connection.
+	fr        frameReader
+	bodies    bodies
+	interrupt func(time.Time) error // the stream's SetReadDeadline, or nil
+
 	mu        sync.Mutex
 	calls     map[uint32]*clientCall
 	abandoned map[uint32]bool // cancelled calls whose results may still come
+	reading   bool            // a goroutine holds the reader's part
+	leader    *Pending        // the waiting caller that holds it, if one does
+	stopped   bool            // the leader's read was interrupted (its deadline set)
 }
+
+// A Deadliner is a stream whose blocked Read a deadline interrupts with
+// os.ErrDeadlineExceeded, losing nothing: an *os.File on a pipe.
+type Deadliner interface{ SetReadDeadline(time.Time) error }
 
 // CallOptions are the optional parts of a call.
 type CallOptions struct {
@@ -119,7 +141,14 @@ func NewClient(ctx context.Context, rw io.ReadWriteCloser, cfg ClientConfig) (*C
 		return nil, &VersionError{Host: cfg.Host, Controller: self, Agent: a.h}
 	}
 	cl.peer = a.h
-	go cl.readLoop()
+	cl.fr.r = cl.c.r
+	cl.bodies.limit = cl.maxResult
+	if d, ok := rw.(Deadliner); ok && d.SetReadDeadline(time.Time{}) == nil {
+		cl.interrupt = d.SetReadDeadline
+	} else {
+		cl.reading = true
+		go cl.readOn()
+	}
 	return cl, nil
 }
 
@@ -143,6 +172,15 @@ func (cl *Client) Err() error {
 // killing what it started. Calls in flight fail with a ConnError.
 func (cl *Client) Close() error {
 	cl.c.close()
+	cl.mu.Lock()
+	idle := !cl.reading
+	cl.mu.Unlock()
+	if idle {
+		// Nobody reads to see the end: end it here. A caller that takes
+		// the reader's part meanwhile finds the stream closed, and ends
+		// it the same way.
+		cl.fail(&ConnError{Host: cl.host, Err: errors.New("connection closed")})
+	}
 	<-cl.dead
 	return nil
 }
@@ -222,8 +260,14 @@ func (cl *Client) Start(ctx context.Context, name string, args cty.Value, opts *
 	cl.mu.Unlock()
 
 	if err := cl.c.sendBody(frameCall, id, callHead(name, flags, after), ab); err != nil {
+		// The agent cannot be written to: it is gone (an idle
+		// connection whose agent died is found out here).
 		cl.forget(id)
+		cl.fail(&ConnError{Host: cl.host, Err: err, NotSent: true})
 		return nil, cl.connErr(err)
+	}
+	if call.send != nil || call.recv != nil {
+		cl.ensureReader() // flow control needs a reader while the stream runs
 	}
 	if call.send != nil {
 		go func() {
@@ -296,6 +340,9 @@ func (p *Pending) cancel(grace time.Duration) (answered bool) {
 
 func (p *Pending) wait(grace time.Duration) (cty.Value, error) {
 	cl, call, ctx, name := p.cl, p.call, p.ctx, p.name
+	if cl.interrupt != nil && !closed(call.done) && ctx.Err() == nil {
+		cl.lead(p)
+	}
 	select {
 	case <-call.done:
 	default: // a result already in wins over a context ended meanwhile
@@ -369,17 +416,103 @@ func (cl *Client) connErr(err error) error {
 	return &ConnError{Host: cl.host, Err: err}
 }
 
-// readLoop reads frames until the stream ends, then fails every call in
-// flight with the reason.
-func (cl *Client) readLoop() {
-	err := cl.read()
+// lead reads frames for p's caller until p's result is in or p's context
+// ends, if nobody else is reading; then it hands the reader's part on
+// (see Client.reading).
+func (cl *Client) lead(p *Pending) {
+	cl.mu.Lock()
+	if cl.reading || cl.cause != nil {
+		cl.mu.Unlock()
+		return
+	}
+	cl.reading, cl.leader = true, p
+	cl.mu.Unlock()
+	stop := context.AfterFunc(p.ctx, func() {
+		cl.mu.Lock()
+		if cl.leader == p && !cl.stopped {
+			cl.stopped = true
+			cl.interrupt(time.Now())
+		}
+		cl.mu.Unlock()
+	})
+	err := cl.readUntil(func() bool { return closed(p.call.done) || p.ctx.Err() != nil })
+	stop()
+	cl.mu.Lock()
+	cl.leader = nil
+	if cl.stopped {
+		cl.stopped = false
+		cl.interrupt(time.Time{})
+	}
+	if err != nil && !interrupted(err) {
+		cl.mu.Unlock()
+		cl.end(err)
+		return
+	}
+	cl.passOn()
+	cl.mu.Unlock()
+}
+
+// ensureReader starts a reader goroutine unless someone is reading.
+func (cl *Client) ensureReader() {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if !cl.reading && cl.cause == nil {
+		cl.reading = true
+		go cl.readOn()
+	}
+}
+
+// passOn is called, with cl.mu held, by a reader leaving: when frames are
+// still to come (calls in flight, results of cancelled ones) a reader
+// goroutine takes over, else nobody reads until the next caller waits.
+func (cl *Client) passOn() {
+	if (len(cl.calls) > 0 || len(cl.abandoned) > 0) && cl.cause == nil {
+		go cl.readOn()
+		return
+	}
+	cl.reading = false
+}
+
+// readOn is the reader goroutine: it reads while frames are to come (for
+// the life of the connection on a stream no deadline interrupts), and
+// ends the connection when the stream ends.
+func (cl *Client) readOn() {
+	err := cl.readUntil(func() bool {
+		if cl.interrupt == nil {
+			return false
+		}
+		cl.mu.Lock()
+		defer cl.mu.Unlock()
+		if len(cl.calls) > 0 || len(cl.abandoned) > 0 {
+			return false
+		}
+		cl.reading = false
+		return true
+	})
+	if err != nil {
+		cl.end(err)
+	}
+}
+
+// end ends the connection after reading failed: err is why.
+func (cl *Client) end(err error) {
 	if errors.Is(err, io.EOF) {
 		err = errors.New("the agent closed the connection (it exited or was killed)")
 	}
 	if _, ok := err.(*ConnError); !ok {
 		err = &ConnError{Host: cl.host, Err: err}
 	}
+	cl.fail(err)
+}
+
+// fail ends the connection, if it has not ended, with err as the reason:
+// every call in flight fails with it.
+func (cl *Client) fail(err error) {
 	cl.mu.Lock()
+	if cl.cause != nil {
+		cl.mu.Unlock()
+		return
+	}
 	cl.cause = err
 	calls := cl.calls
 	cl.calls = map[uint32]*clientCall{}
@@ -393,81 +526,92 @@ func (cl *Client) readLoop() {
 	}
 }
 
-func (cl *Client) read() error {
-	b := bodies{limit: cl.maxResult}
+// readUntil reads and hands out frames until done says to stop (asked
+// after each frame) or reading fails.
+func (cl *Client) readUntil(done func() bool) error {
+	for !done() {
+		if err := cl.readOne(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readOne reads one frame and hands it to its call.
+func (cl *Client) readOne() error {
+	b := &cl.bodies
 	protocolErr := func(format string, args ...any) error {
 		return &ProtocolError{Host: cl.host, Reason: fmt.Sprintf(format, args...)}
 	}
-	for {
-		f, err := readFrame(cl.c.r)
-		if err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, os.ErrClosed) {
+	f, err := cl.fr.next()
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, os.ErrClosed) || interrupted(err) {
+			return err
+		}
+		return protocolErr("%v", err)
+	}
+	switch f.typ {
+	case framePart:
+		if !cl.expected(f.id) {
+			return protocolErr("part of a result for call %d, which is not in flight", f.id)
+		}
+		if !b.add(f.id, f.chunk) {
+			return protocolErr("result of call %d larger than %d bytes", f.id, cl.maxResult)
+		}
+	case frameResult:
+		body, ok := b.finish(f.id, f.payload)
+		if !ok {
+			return protocolErr("result of call %d larger than %d bytes", f.id, cl.maxResult)
+		}
+		cl.mu.Lock()
+		call := cl.calls[f.id]
+		delete(cl.calls, f.id)
+		delete(cl.abandoned, f.id)
+		cl.mu.Unlock()
+		if call == nil {
+			return nil // cancelled and forgotten
+		}
+		call.value, call.err = decodeResult(cl.host, call.fn, body)
+		if call.err != nil {
+			if _, remote := call.err.(*RemoteError); !remote {
+				err := protocolErr("call %d (%s): %v", f.id, call.fn, call.err)
+				call.err = &ConnError{Host: cl.host, Err: err}
+				close(call.done)
 				return err
 			}
-			return protocolErr("%v", err)
 		}
-		switch f.typ {
-		case framePart:
-			if !cl.expected(f.id) {
-				return protocolErr("part of a result for call %d, which is not in flight", f.id)
-			}
-			if !b.add(f.id, f.chunk) {
-				return protocolErr("result of call %d larger than %d bytes", f.id, cl.maxResult)
-			}
-		case frameResult:
-			body, ok := b.finish(f.id, f.payload)
-			if !ok {
-				return protocolErr("result of call %d larger than %d bytes", f.id, cl.maxResult)
-			}
-			cl.mu.Lock()
-			call := cl.calls[f.id]
-			delete(cl.calls, f.id)
-			delete(cl.abandoned, f.id)
-			cl.mu.Unlock()
-			if call == nil {
-				continue // cancelled and forgotten
-			}
-			call.value, call.err = decodeResult(cl.host, call.fn, body)
-			if call.err != nil {
-				if _, remote := call.err.(*RemoteError); !remote {
-					err := protocolErr("call %d (%s): %v", f.id, call.fn, call.err)
-					call.err = &ConnError{Host: cl.host, Err: err}
-					close(call.done)
-					return err
-				}
-			}
-			close(call.done)
-		case frameOutput:
-			if call := cl.lookup(f.id); call != nil && call.output != nil && len(f.payload) > 0 {
-				call.output(int(f.payload[0]), f.payload[1:])
-			}
-		case frameData:
-			if f.chunk == nil {
-				continue // empty
-			}
-			call := cl.lookup(f.id)
-			switch {
-			case call == nil:
-				f.chunk.Release() // for a call given up on
-			case call.recv == nil:
-				f.chunk.Release()
-				return protocolErr("data for call %d, which asked for none", f.id)
-			case !call.recv.push(f.chunk):
-				return protocolErr("call %d sent data beyond its flow-control window", f.id)
-			}
-		case frameDataEnd:
-			if call := cl.lookup(f.id); call != nil && call.recv != nil {
-				call.recv.end(streamEndError(f.payload))
-			}
-		case frameWindow:
-			if call := cl.lookup(f.id); call != nil && call.send != nil {
-				if len(f.payload) != 4 {
-					return protocolErr("malformed window frame")
-				}
-				call.send.addWindow(int(f.payload[0])<<24 | int(f.payload[1])<<16 | int(f.payload[2])<<8 | int(f.payload[3]))
-			}
-		default:
-			return protocolErr("unexpected %s frame", f.typ)
+		close(call.done)
+	case frameOutput:
+		if call := cl.lookup(f.id); call != nil && call.output != nil && len(f.payload) > 0 {
+			call.output(int(f.payload[0]), f.payload[1:])
 		}
+	case frameData:
+		if f.chunk == nil {
+			return nil // empty
+		}
+		call := cl.lookup(f.id)
+		switch {
+		case call == nil:
+			f.chunk.Release() // for a call given up on
+		case call.recv == nil:
+			f.chunk.Release()
+			return protocolErr("data for call %d, which asked for none", f.id)
+		case !call.recv.push(f.chunk):
+			return protocolErr("call %d sent data beyond its flow-control window", f.id)
+		}
+	case frameDataEnd:
+		if call := cl.lookup(f.id); call != nil && call.recv != nil {
+			call.recv.end(streamEndError(f.payload))
+		}
+	case frameWindow:
+		if call := cl.lookup(f.id); call != nil && call.send != nil {
+			if len(f.payload) != 4 {
+				return protocolErr("malformed window frame")
+			}
+			call.send.addWindow(int(f.payload[0])<<24 | int(f.payload[1])<<16 | int(f.payload[2])<<8 | int(f.payload[3]))
+		}
+	default:
+		return protocolErr("unexpected %s frame", f.typ)
 	}
+	return nil
 }

@@ -45,6 +45,10 @@ func Fail(kind string, value cty.Value, format string, args ...any) error {
 type ConnError struct {
 	Host string
 	Err  error
+	// NotSent is set when the connection was found gone while a call was
+	// being sent: that call never reached the agent, so it may be sent
+	// again on a new one.
+	NotSent bool
 }
 
 func (e *ConnError) Error() string {

@@ -21,6 +21,14 @@ import (
 // whatever bytes it likes: a compromised or broken target.
 func fakeAgent(t *testing.T, script func(r *bufio.Reader, w io.Writer)) *Client {
 	t.Helper()
+	cl, _ := fakeAgentConn(t, script)
+	return cl
+}
+
+// fakeAgentConn is fakeAgent that also gives the controller's end of the
+// stream.
+func fakeAgentConn(t *testing.T, script func(r *bufio.Reader, w io.Writer)) (*Client, net.Conn) {
+	t.Helper()
 	ctrl, ag := socketPair(t)
 	go func() {
 		defer ag.Close()
@@ -37,7 +45,7 @@ func fakeAgent(t *testing.T, script func(r *bufio.Reader, w io.Writer)) *Client 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cl.Close() })
-	return cl
+	return cl, ctrl
 }
 
 // socketPair is a buffered, bidirectional byte stream like an agent's

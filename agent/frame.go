@@ -3,8 +3,10 @@ package agent
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/chopplan/chopplan/internal/chunk"
 )
@@ -79,24 +81,80 @@ func (e *ProtocolError) Error() string {
 // pooled chunk, which the reader releases; any other payload is freshly
 // allocated. Sizes are bounded by MaxFramePayload before any allocation.
 func readFrame(r *bufio.Reader) (frame, error) {
-	var hdr [frameHeaderLen]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		if err == io.ErrUnexpectedEOF {
-			return frame{}, fmt.Errorf("truncated frame header")
+	fr := frameReader{r: r}
+	return fr.next()
+}
+
+// frameReader reads frames and can be interrupted part-way through one: a
+// read that fails with a deadline (os.ErrDeadlineExceeded) keeps what was
+// read of the frame, and the next call to next, by whichever goroutine
+// reads the stream next, goes on from there. Only one goroutine reads at
+// a time.
+type frameReader struct {
+	r    *bufio.Reader
+	hdr  [frameHeaderLen]byte
+	nhdr int   // header bytes read
+	f    frame // the frame whose header is read (nhdr == frameHeaderLen)
+	npay int   // payload bytes read
+}
+
+func (fr *frameReader) next() (frame, error) {
+	for fr.nhdr < frameHeaderLen {
+		n, err := fr.r.Read(fr.hdr[fr.nhdr:])
+		fr.nhdr += n
+		if fr.nhdr == frameHeaderLen {
+			if err := fr.begin(); err != nil {
+				return frame{}, err
+			}
+			break
 		}
-		return frame{}, err
+		if err != nil {
+			if interrupted(err) {
+				return frame{}, err
+			}
+			if err == io.EOF && fr.nhdr > 0 {
+				return frame{}, fmt.Errorf("truncated frame header")
+			}
+			return frame{}, err
+		}
 	}
+	for fr.npay < len(fr.f.payload) {
+		n, err := fr.r.Read(fr.f.payload[fr.npay:])
+		fr.npay += n
+		if err != nil && fr.npay < len(fr.f.payload) {
+			if interrupted(err) {
+				return frame{}, err
+			}
+			if fr.f.chunk != nil {
+				fr.f.chunk.Release()
+			}
+			typ := fr.f.typ
+			fr.reset()
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return frame{}, fmt.Errorf("truncated %s frame: %v", typ, err)
+		}
+	}
+	f := fr.f
+	fr.reset()
+	return f, nil
+}
+
+// begin checks the header just read and makes room for the payload.
+func (fr *frameReader) begin() error {
+	hdr := fr.hdr
 	n := binary.BigEndian.Uint32(hdr[0:4])
 	if n < frameHeaderLen-4 {
-		return frame{}, fmt.Errorf("frame length %d is shorter than its header", n)
+		return fmt.Errorf("frame length %d is shorter than its header", n)
 	}
 	size := int(n) - (frameHeaderLen - 4)
 	if size > MaxFramePayload {
-		return frame{}, fmt.Errorf("frame of %d bytes exceeds the %d-byte limit", size, MaxFramePayload)
+		return fmt.Errorf("frame of %d bytes exceeds the %d-byte limit", size, MaxFramePayload)
 	}
 	f := frame{typ: frameType(hdr[4]), id: binary.BigEndian.Uint32(hdr[5:9])}
 	if f.typ == 0 || f.typ >= frameTypeEnd {
-		return frame{}, fmt.Errorf("unknown frame type %d", hdr[4])
+		return fmt.Errorf("unknown frame type %d", hdr[4])
 	}
 	if size > 0 {
 		if f.typ == frameData || f.typ == framePart {
@@ -107,15 +165,16 @@ func readFrame(r *bufio.Reader) (frame, error) {
 		} else {
 			f.payload = make([]byte, size)
 		}
-		if _, err := io.ReadFull(r, f.payload); err != nil {
-			if f.chunk != nil {
-				f.chunk.Release()
-			}
-			return frame{}, fmt.Errorf("truncated %s frame: %v", f.typ, err)
-		}
 	}
-	return f, nil
+	fr.f = f
+	return nil
 }
+
+func (fr *frameReader) reset() { fr.nhdr, fr.f, fr.npay = 0, frame{}, 0 }
+
+// interrupted reports a read stopped by a deadline: the stream is fine,
+// the reader was asked to step aside.
+func interrupted(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
 
 // appendFrameHeader appends the header of a frame whose payload is size bytes.
 func appendFrameHeader(b []byte, t frameType, id uint32, size int) []byte {

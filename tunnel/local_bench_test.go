@@ -147,13 +147,14 @@ func bigFile(b testing.TB, size int64) string {
 // reports how much either side's resident set grew at its peak, and, for
 // context, how fast this process alone writes a new file of that size in
 // the same directory (a VM whose fresh memory is slow to touch makes
-// that the floor).
+// that the floor) and copies the source there.
 func benchTransfer(b *testing.B, size int64, fetch bool) {
 	tun := benchTunnel(b)
 	ctx := context.Background()
 	src := bigFile(b, size)
 	dir := memDir(b)
 	floor := writeFloor(b, dir, size) // reported at the end: ResetTimer drops metrics
+	copyRate := copyFloor(b, src, dir)
 	peer, _ := tun.Peer(ctx)
 	baseAgent, baseSelf := rss(peer.PID), rss(os.Getpid())
 	peakRSS(peer.PID)
@@ -179,6 +180,34 @@ func benchTransfer(b *testing.B, size int64, fetch bool) {
 	b.ReportMetric(float64(peakRSS(peer.PID)-baseAgent)/(1<<20), "agent-rss-growth-MB")
 	b.ReportMetric(float64(peakRSS(os.Getpid())-baseSelf)/(1<<20), "controller-rss-growth-MB")
 	b.ReportMetric(floor, "plain-write-MB/s")
+	b.ReportMetric(copyRate, "plain-copy-MB/s")
+}
+
+// copyFloor copies src to a new file in dir as cp does (the kernel copies,
+// copy_file_range, nothing is hashed or checked) and returns the rate in
+// MB/s: what a local transfer costs with no protocol and no verification.
+func copyFloor(b *testing.B, src, dir string) float64 {
+	in, err := os.Open(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer in.Close()
+	path := filepath.Join(dir, "copy-floor")
+	defer os.Remove(path)
+	out, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	n, err := io.Copy(out, in)
+	if err == nil {
+		err = out.Sync()
+	}
+	out.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return float64(n) / 1e6 / time.Since(start).Seconds()
 }
 
 // writeFloor writes size bytes to a new file in dir, 1 MiB at a time, and

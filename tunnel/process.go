@@ -71,8 +71,12 @@ func startProcess(ctx context.Context, argv []string, stderr io.Writer, extraEnv
 	return p, nil
 }
 
-func (p *processStream) Read(b []byte) (int, error)  { return p.stdout.Read(b) }
-func (p *processStream) Write(b []byte) (int, error) { return p.stdin.Write(b) }
+func (p *processStream) Read(b []byte) (int, error) { return p.stdout.Read(b) }
+
+// SetReadDeadline interrupts a blocked Read (agent.Deadliner): a caller
+// waiting for its result reads it itself, and steps aside this way.
+func (p *processStream) SetReadDeadline(t time.Time) error { return p.stdout.SetReadDeadline(t) }
+func (p *processStream) Write(b []byte) (int, error)       { return p.stdin.Write(b) }
 
 // Close ends the agent: end of input first, so it can kill what it
 // started, then a kill if it lingers.

@@ -247,6 +247,25 @@ func (t *Tunnel) StartWith(ctx context.Context, fn string, args any, opts *agent
 	if err != nil {
 		return nil, err
 	}
+	if opts != nil && opts.After != nil {
+		// Queued behind a call on this session: never on another.
+		return t.start(ctx, s, fn, av, opts)
+	}
+	p, err := t.start(ctx, s, fn, av, opts)
+	var ce *agent.ConnError
+	if errors.As(err, &ce) && ce.NotSent {
+		// The agent was found gone as the call was sent (an idle
+		// connection is not read, so its end is seen here): the call
+		// never reached it, and goes to a new one.
+		if s, err = t.session(ctx); err != nil {
+			return nil, err
+		}
+		return t.start(ctx, s, fn, av, opts)
+	}
+	return p, err
+}
+
+func (t *Tunnel) start(ctx context.Context, s *session, fn string, av cty.Value, opts *agent.CallOptions) (*Pending, error) {
 	// A copy: the caller's options may be shared by calls on other hosts.
 	o := agent.CallOptions{}
 	if opts != nil {
@@ -258,6 +277,7 @@ func (t *Tunnel) StartWith(ctx context.Context, fn string, args any, opts *agent
 		p.lines = t.out.host(t.Name())
 		opts.Output = p.lines.write
 	}
+	var err error
 	if p.Pending, err = s.client.Start(ctx, fn, av, opts); err != nil {
 		return nil, err
 	}
