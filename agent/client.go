@@ -79,7 +79,8 @@ type CallOptions struct {
 	// call returns after Out has had all of it.
 	Out io.Writer
 	// Output receives live output as it arrives: stream 1 is stdout, 2 is
-	// stderr. It runs on the client's reader and must not block for long.
+	// stderr. It runs on whichever goroutine reads the stream (a waiting
+	// caller's, or the client's reader) and must not block for long.
 	Output func(stream int, p []byte)
 	// After queues the call on the agent behind a call sent earlier on the
 	// same client: it starts when that one has ended, and only if that one
@@ -172,16 +173,9 @@ func (cl *Client) Err() error {
 // killing what it started. Calls in flight fail with a ConnError.
 func (cl *Client) Close() error {
 	cl.c.close()
-	cl.mu.Lock()
-	idle := !cl.reading
-	cl.mu.Unlock()
-	if idle {
-		// Nobody reads to see the end: end it here. A caller that takes
-		// the reader's part meanwhile finds the stream closed, and ends
-		// it the same way.
-		cl.fail(&ConnError{Host: cl.host, Err: errors.New("connection closed")})
-	}
-	<-cl.dead
+	// Ended here, not left to a reader: there may be none (an idle
+	// connection), or one about to stop.
+	cl.fail(&ConnError{Host: cl.host, Err: errors.New("connection closed")})
 	return nil
 }
 
@@ -211,7 +205,10 @@ type Pending struct {
 
 // Start sends a call and returns without waiting for its result, so that
 // the next one can be sent meanwhile: with CallOptions.After, the agent
-// queues that one until this one has ended.
+// queues that one until this one has ended. On a stream that is read by
+// its waiting callers (see Client.fr), the call's live output and result
+// are read while some call on the client is waited for, or a data stream
+// runs: call Wait soon after Start.
 func (cl *Client) Start(ctx context.Context, name string, args cty.Value, opts *CallOptions) (*Pending, error) {
 	if len(name) > 255 {
 		return nil, fmt.Errorf("agent: function name %.40q… longer than 255 bytes", name)
@@ -254,7 +251,7 @@ func (cl *Client) Start(ctx context.Context, name string, args cty.Value, opts *
 	cl.mu.Lock()
 	if err := cl.Err(); err != nil {
 		cl.mu.Unlock()
-		return nil, err
+		return nil, notSent(err)
 	}
 	cl.calls[id] = call
 	cl.mu.Unlock()
@@ -263,8 +260,8 @@ func (cl *Client) Start(ctx context.Context, name string, args cty.Value, opts *
 		// The agent cannot be written to: it is gone (an idle
 		// connection whose agent died is found out here).
 		cl.forget(id)
-		cl.fail(&ConnError{Host: cl.host, Err: err, NotSent: true})
-		return nil, cl.connErr(err)
+		cl.fail(&ConnError{Host: cl.host, Err: err})
+		return nil, notSent(cl.Err())
 	}
 	if call.send != nil || call.recv != nil {
 		cl.ensureReader() // flow control needs a reader while the stream runs
@@ -320,8 +317,11 @@ func (p *Pending) WaitAnswer(grace time.Duration) (cty.Value, error) { return p.
 // it comes, is dropped.
 func (p *Pending) cancel(grace time.Duration) (answered bool) {
 	cl := p.cl
+	// The answer, or the result given up on, is read even when nobody
+	// else waits: a caller whose context has ended does not read.
 	if grace > 0 {
 		cl.c.send(frameCancel, p.id)
+		cl.ensureReader()
 		t := time.NewTimer(grace)
 		defer t.Stop()
 		select {
@@ -333,6 +333,7 @@ func (p *Pending) cancel(grace time.Duration) (answered bool) {
 	} else {
 		cl.abandon(p.id) // before the cancel goes: its result may come at once
 		cl.c.send(frameCancel, p.id)
+		cl.ensureReader()
 	}
 	p.call.abort(p.ctx.Err())
 	return false
@@ -390,8 +391,10 @@ func (cl *Client) forget(id uint32) {
 // comes, since the agent may already be sending it.
 func (cl *Client) abandon(id uint32) {
 	cl.mu.Lock()
-	delete(cl.calls, id)
-	cl.abandoned[id] = true
+	if cl.calls[id] != nil { // else its result is in already
+		delete(cl.calls, id)
+		cl.abandoned[id] = true
+	}
 	cl.mu.Unlock()
 }
 
@@ -409,11 +412,15 @@ func (cl *Client) lookup(id uint32) *clientCall {
 	return cl.calls[id]
 }
 
-func (cl *Client) connErr(err error) error {
-	if e := cl.Err(); e != nil {
-		return e
+// notSent is err, the connection's end, as the error of a call that was
+// not sent because of it (ConnError.NotSent).
+func notSent(err error) error {
+	if ce, ok := err.(*ConnError); ok {
+		c := *ce
+		c.NotSent = true
+		return &c
 	}
-	return &ConnError{Host: cl.host, Err: err}
+	return err
 }
 
 // lead reads frames for p's caller until p's result is in or p's context

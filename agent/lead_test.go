@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 	"golang.org/x/sys/unix"
@@ -80,11 +81,9 @@ func TestWaiterStepsAsideMidFrame(t *testing.T) {
 	}
 }
 
-// A waiter whose context ends while it reads steps aside; a reader
-// goroutine reads on while a result is still to come (the cancelled
-// call's), and once none is, nobody reads until the next caller waits,
-// who then reads its own result.
-func TestReaderPartIsHandedOnAndBack(t *testing.T) {
+// hangingCall starts, on a new agent, a call that runs until cancel.
+func hangingCall(t *testing.T) (*Client, *Pending, context.CancelFunc) {
+	t.Helper()
 	cl := queueAgent(t, funcMap{"hang": func(cc CallContext, _ cty.Value) (cty.Value, error) {
 		<-cc.Context().Done()
 		return cty.NilVal, cc.Context().Err()
@@ -94,6 +93,15 @@ func TestReaderPartIsHandedOnAndBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cl, p, cancel
+}
+
+// A waiter whose context ends while it reads steps aside; a reader
+// goroutine reads on while a result is still to come (the cancelled
+// call's), and once none is, nobody reads until the next caller waits,
+// who then reads its own result.
+func TestReaderPartIsHandedOnAndBack(t *testing.T) {
+	cl, p, cancel := hangingCall(t)
 	waited := make(chan error, 1)
 	go func() { _, err := p.Wait(); waited <- err }()
 	for !cl.leading(p) {
@@ -128,4 +136,59 @@ func (cl *Client) isReading() bool {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
 	return cl.reading
+}
+
+// A caller whose context ended before it waited reads nothing, yet
+// WaitAnswer still gets the agent's answer to the cancel.
+func TestAnswerReadAfterContextEndedBeforeWait(t *testing.T) {
+	_, p, cancel := hangingCall(t)
+	cancel()
+	_, err := p.WaitAnswer(time.Minute)
+	var re *RemoteError
+	if !errors.As(err, &re) || re.Kind != KindCancelled {
+		t.Fatalf("answer: %v", err)
+	}
+}
+
+// When the connection is found gone as a call is sent, only that call is
+// marked not sent; a call the agent had received fails as lost.
+func TestOnlyTheUnsentCallIsNotSent(t *testing.T) {
+	closed := make(chan struct{})
+	cl, _ := fakeAgentConn(t, func(r *bufio.Reader, w io.Writer) {
+		awaitCall(r)
+		w.(io.Closer).Close()
+		close(closed)
+	})
+	a, err := cl.Start(context.Background(), "received", cty.NilVal, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-closed
+	var ce *ConnError
+	if _, err := cl.Start(context.Background(), "unsent", cty.NilVal, nil); !errors.As(err, &ce) || !ce.NotSent {
+		t.Fatalf("unsent call: %v", err)
+	}
+	if _, err := a.Wait(); !errors.As(err, &ce) || ce.NotSent {
+		t.Fatalf("received call: %v (not sent: %v)", err, ce != nil && ce.NotSent)
+	}
+	if _, err := cl.Start(context.Background(), "later", cty.NilVal, nil); !errors.As(err, &ce) || !ce.NotSent {
+		t.Fatalf("call on the ended connection: %v", err)
+	}
+}
+
+// A call given up on after its result came is not remembered as one whose
+// result may still come (which would keep a reader going for nothing).
+func TestGivingUpAfterTheResultRemembersNothing(t *testing.T) {
+	cl := queueAgent(t, funcMap{})
+	p, err := cl.Start(context.Background(), "ping", cty.NilVal, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	cl.abandon(p.id)
+	if cl.expected(p.id) {
+		t.Fatal("a call whose result came is still expected")
+	}
 }
