@@ -583,6 +583,7 @@ func (cl *Client) readOne() error {
 			if _, remote := call.err.(*RemoteError); !remote {
 				err := protocolErr("call %d (%s): %v", f.id, call.fn, call.err)
 				call.err = &ConnError{Host: cl.host, Err: err}
+				call.abort(call.err) // its data stream ends too: fail will not see the call
 				close(call.done)
 				return err
 			}

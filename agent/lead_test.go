@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -190,5 +191,60 @@ func TestGivingUpAfterTheResultRemembersNothing(t *testing.T) {
 	cl.abandon(p.id)
 	if cl.expected(p.id) {
 		t.Fatal("a call whose result came is still expected")
+	}
+}
+
+// A malformed result for a call with a data stream ends that stream too,
+// so the call returns rather than waiting for data that will not come.
+func TestMalformedResultEndsTheDataStream(t *testing.T) {
+	cl := fakeAgent(t, func(r *bufio.Reader, w io.Writer) {
+		w.Write(rawFrame(frameResult, awaitCall(r), []byte{statusOK, 0xc1}))
+		io.Copy(io.Discard, r)
+	})
+	var out bytes.Buffer
+	if _, err := cl.Call(context.Background(), "fetch", cty.NilVal, &CallOptions{Out: &out}); !IsConnError(err) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// writerThatStops takes its first write and then blocks until released:
+// a consumer that stopped taking a fetch's data.
+type writerThatStops struct{ first, release chan struct{} }
+
+func (w writerThatStops) Write(p []byte) (int, error) {
+	select {
+	case <-w.first:
+		<-w.release
+	default:
+		close(w.first)
+	}
+	return len(p), nil
+}
+
+// Cancelling a call whose handler waits for flow-control credit (the
+// controller's consumer stopped) wakes it: the call ends on the agent and
+// its answer comes, and then nobody reads the idle connection.
+func TestCancelWakesASenderWaitingForCredit(t *testing.T) {
+	ended := make(chan struct{})
+	cl := queueAgent(t, funcMap{"fetch": func(cc CallContext, _ cty.Value) (cty.Value, error) {
+		defer close(ended)
+		_, err := cc.Send().Write(make([]byte, 3*initialWindow))
+		return cty.NilVal, err
+	}})
+	out := writerThatStops{first: make(chan struct{}), release: make(chan struct{})}
+	defer close(out.release)
+	ctx, cancel := context.WithCancel(context.Background())
+	p, err := cl.Start(ctx, "fetch", cty.NilVal, &CallOptions{Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-out.first
+	cancel()
+	if _, err := p.Wait(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("wait: %v", err)
+	}
+	<-ended
+	for cl.isReading() {
+		runtime.Gosched()
 	}
 }

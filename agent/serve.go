@@ -158,6 +158,12 @@ func (s *server) handle(f frame) (*serverCall, []byte, error) {
 				sc.withdraw()
 			} else {
 				sc.cancel()
+				if sc.send != nil {
+					// A handler waiting for flow-control credit would wait
+					// for good: the controller grants none to a call it
+					// has cancelled.
+					sc.send.abort(errStreamClosed)
+				}
 			}
 		}
 	case frameData:
