@@ -192,21 +192,50 @@ func newSendStream(c *conn, id uint32) *sendStream {
 	return s
 }
 
+// reserve waits until the receiver has granted room, then takes up to n
+// bytes of it.
+func (s *sendStream) reserve(n int) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.window == 0 && s.err == nil {
+		s.cond.Wait()
+	}
+	if s.err != nil {
+		return 0, s.err
+	}
+	n = min(n, s.window)
+	s.window -= n
+	return n, nil
+}
+
+// WriteChunk sends c's bytes, as Write does; where the connection lends
+// pages to its pipe, the chunk's own pages go (chunk.Writer).
+func (s *sendStream) WriteChunk(c *chunk.Chunk) error {
+	if s.c.lender == nil {
+		_, err := s.Write(c.B)
+		return err
+	}
+	for p := c.B; len(p) > 0; {
+		n, err := s.reserve(min(len(p), dataChunk))
+		if err != nil {
+			return err
+		}
+		if err := s.c.sendLent(s.id, c, p[:n]); err != nil {
+			s.abort(err)
+			return err
+		}
+		p = p[n:]
+	}
+	return nil
+}
+
 func (s *sendStream) Write(p []byte) (int, error) {
 	written := 0
 	for len(p) > 0 {
-		s.mu.Lock()
-		for s.window == 0 && s.err == nil {
-			s.cond.Wait()
-		}
-		if s.err != nil {
-			err := s.err
-			s.mu.Unlock()
+		n, err := s.reserve(min(len(p), dataChunk))
+		if err != nil {
 			return written, err
 		}
-		n := min(len(p), s.window, dataChunk)
-		s.window -= n
-		s.mu.Unlock()
 		if err := s.c.send(frameData, s.id, p[:n]); err != nil {
 			s.abort(err)
 			return written, err

@@ -434,8 +434,11 @@ func fetch(cc agent.CallContext, args cty.Value) (cty.Value, error) {
 	send := cc.Send()
 	err = hashpipe.Chunks(f, func(c *chunk.Chunk) error {
 		h.Write(c, c.B)
-		_, err := send.Write(c.B)
 		n += int64(len(c.B))
+		if cw, ok := send.(chunk.Writer); ok {
+			return cw.WriteChunk(c) // the stream may send the chunk's own pages
+		}
+		_, err := send.Write(c.B)
 		return err
 	})
 	sum := h.Sum()

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/chopplan/chopplan/agent"
 	"github.com/chopplan/chopplan/tunnel"
 )
 
@@ -17,12 +18,7 @@ import (
 // call, which goes to a new agent rather than failing.
 func TestAgentKilledWhileIdle(t *testing.T) {
 	ctx := context.Background()
-	tun := tunnel.New(tunnel.Local("idle"), tunnel.Options{Output: io.Discard})
-	defer tun.Close()
-	first, err := tun.Peer(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tun, first := localAgent(t, "idle")
 	if _, err := tun.Call(ctx, "ping", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -42,6 +38,19 @@ func TestAgentKilledWhileIdle(t *testing.T) {
 	if err != nil || second.PID == first.PID {
 		t.Fatalf("agent pid %d, then %d (%v)", first.PID, second.PID, err)
 	}
+}
+
+// localAgent opens a local tunnel, closed when the test ends, and starts
+// its agent.
+func localAgent(t *testing.T, name string) (*tunnel.Tunnel, agent.Hello) {
+	t.Helper()
+	tun := tunnel.New(tunnel.Local(name), tunnel.Options{Output: io.Discard})
+	t.Cleanup(func() { tun.Close() })
+	peer, err := tun.Peer(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tun, peer
 }
 
 // processExists reports whether pid is in the process table (a zombie
