@@ -23,11 +23,13 @@ type conn struct {
 	waiting atomic.Int32
 	werr    error
 
-	// With a lender, a data frame's payload goes into the pipe as the
-	// pages of its chunk, not as a copy (sendLent). A chunk so lent is
-	// held until the reader has taken its bytes, which the pipe's unread
-	// count tells against written: those bytes are at most the pipe's
-	// capacity, so little is held. Both under wmu.
+	// With a lender, a large data frame's payload goes into the pipe as
+	// the pages of its chunk, not as a copy (sendLent). A chunk so lent
+	// is held until the reader has taken its bytes, which the pipe's
+	// unread count tells against written. A pipe holds at most so many
+	// pages however few bytes each carries, and only payloads of
+	// minLend bytes or more are lent, so a few chunks are held at a time.
+	// Both under wmu.
 	lender  PipeLender
 	written int64       // bytes handed to the stream
 	lent    []lentChunk // chunks whose pages may still be in the pipe, oldest first
@@ -38,7 +40,9 @@ type conn struct {
 // A PipeLender is a stream whose write side is a pipe that can take a
 // buffer's pages rather than a copy of them (vmsplice(2)). A fetch then
 // costs the agent no copy into the pipe: that copy was a quarter of its
-// CPU in a local fetch.
+// CPU in a local fetch. The pipe's reader must copy what it reads
+// (read(2)), as sshd, docker and a controller do: one that spliced the
+// pages on would still hold them after the pipe counts them read.
 type PipeLender interface {
 	// CanLend reports whether the write side is such a pipe.
 	CanLend() bool
@@ -49,6 +53,11 @@ type PipeLender interface {
 	// taken yet.
 	Unread() (int, error)
 }
+
+// minLend is the smallest payload lent rather than copied: a 1 MiB
+// chunk held for a few bytes in a pipe slot would hold memory for
+// nothing (256 small frames in a 1 MiB pipe, 256 MiB).
+const minLend = 64 << 10
 
 type lentChunk struct {
 	c   *chunk.Chunk
@@ -124,14 +133,16 @@ func (c *conn) sendLent(id uint32, ch *chunk.Chunk, p []byte) error {
 	if c.werr = c.w.Flush(); c.werr != nil {
 		return c.werr
 	}
+	// Held, and kept in lent, before any page goes: should Lend fail
+	// part-way, the chunk stays there (the stream is broken, so it is
+	// never counted as read) rather than going back to the pool or to
+	// the collector with pages in the pipe.
 	ch.Hold()
+	c.lent = append(c.lent, lentChunk{ch, c.written + int64(len(p))})
 	if c.werr = c.lender.Lend(p); c.werr != nil {
-		// Some of its pages may be in the pipe: the chunk is not given
-		// back to the pool (the stream is broken; nobody reads them).
 		return c.werr
 	}
 	c.written += int64(len(p))
-	c.lent = append(c.lent, lentChunk{ch, c.written})
 	c.reclaim()
 	return nil
 }

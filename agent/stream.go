@@ -211,7 +211,7 @@ func (s *sendStream) reserve(n int) (int, error) {
 // WriteChunk sends c's bytes, as Write does; where the connection lends
 // pages to its pipe, the chunk's own pages go (chunk.Writer).
 func (s *sendStream) WriteChunk(c *chunk.Chunk) error {
-	if s.c.lender == nil {
+	if s.c.lender == nil || len(c.B) < minLend {
 		_, err := s.Write(c.B)
 		return err
 	}
@@ -220,7 +220,11 @@ func (s *sendStream) WriteChunk(c *chunk.Chunk) error {
 		if err != nil {
 			return err
 		}
-		if err := s.c.sendLent(s.id, c, p[:n]); err != nil {
+		send := s.c.sendLent
+		if n < minLend { // the window's last few bytes: copied
+			send = func(id uint32, _ *chunk.Chunk, p []byte) error { return s.c.send(frameData, id, p) }
+		}
+		if err := send(s.id, c, p[:n]); err != nil {
 			s.abort(err)
 			return err
 		}
