@@ -123,49 +123,11 @@ func pipeSizeOf(f *os.File) int {
 	return n
 }
 
-// CanLend: stdout is a pipe (agent.PipeLender).
-func (s *stdioStream) CanLend() bool { return s.outSize > 0 }
-
-// Lend puts p's pages into stdout with vmsplice(2), waiting for room in
-// Go's poller.
-func (s *stdioStream) Lend(p []byte) error {
-	rc, err := s.out.SyscallConn()
-	if err != nil {
-		return err
-	}
-	for len(p) > 0 {
-		var n int
-		var verr error
-		err := rc.Write(func(fd uintptr) bool {
-			iov := unix.Iovec{Base: &p[0]}
-			iov.SetLen(len(p))
-			n, verr = unix.Vmsplice(int(fd), []unix.Iovec{iov}, unix.SPLICE_F_NONBLOCK)
-			return verr != unix.EAGAIN
-		})
-		if err != nil {
-			return err
-		}
-		if verr != nil {
-			return verr
-		}
-		p = p[n:]
-	}
-	return nil
-}
-
-// Unread is what stdout's reader has not taken yet (FIONREAD).
-func (s *stdioStream) Unread() (int, error) {
-	rc, err := s.out.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
-	var n int
-	var ierr error
-	if err := rc.Control(func(fd uintptr) { n, ierr = unix.IoctlGetInt(int(fd), unix.TIOCINQ) }); err != nil {
-		return 0, err
-	}
-	return n, ierr
-}
+// CanLend, Lend and Unread make stdout an agent.PipeLender when it is a
+// pipe: a fetch's chunks go into it as pages.
+func (s *stdioStream) CanLend() bool        { return s.outSize > 0 }
+func (s *stdioStream) Lend(p []byte) error  { return lend(s.out, p) }
+func (s *stdioStream) Unread() (int, error) { return unread(s.out) }
 
 func (s *stdioStream) Read(p []byte) (int, error)  { return s.in.Read(p) }
 func (s *stdioStream) Write(p []byte) (int, error) { return s.out.Write(p) }

@@ -76,7 +76,14 @@ func (p *processStream) Read(b []byte) (int, error) { return p.stdout.Read(b) }
 // SetReadDeadline interrupts a blocked Read (agent.Deadliner): a caller
 // waiting for its result reads it itself, and steps aside this way.
 func (p *processStream) SetReadDeadline(t time.Time) error { return p.stdout.SetReadDeadline(t) }
-func (p *processStream) Write(b []byte) (int, error)       { return p.stdin.Write(b) }
+
+func (p *processStream) Write(b []byte) (int, error) { return p.stdin.Write(b) }
+
+// CanLend, Lend and Unread make the agent's stdin an agent.PipeLender: a
+// put's chunks go into it as pages, not copies.
+func (p *processStream) CanLend() bool        { return true }
+func (p *processStream) Lend(b []byte) error  { return lend(p.stdin, b) }
+func (p *processStream) Unread() (int, error) { return unread(p.stdin) }
 
 // Close ends the agent: end of input first, so it can kill what it
 // started, then a kill if it lingers.
