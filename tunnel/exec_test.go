@@ -336,3 +336,51 @@ func TestBootstrapHomeNotWritable(t *testing.T) {
 		t.Fatalf("the private directory outlived the agent: %v", left)
 	}
 }
+
+// A cached compressed agent damaged in place, its size and modification
+// time kept, is trusted by its record and sent; the target's sha256 check
+// refuses it, and the controller then drops the copy, so the next connect
+// makes it again and succeeds.
+func TestBootstrapDamagedCachedUploadIsMadeAgain(t *testing.T) {
+	testenv.Codecs(t)
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
+	connect := func() error {
+		kind := tunnel.Exec("damaged-cache", []string{"env", "HOME=" + t.TempDir(), "sh"})
+		tun := tunnel.New(kind, tunnel.Options{Agents: &tunnel.AgentBinaries{}, Output: &tunneltest.SyncBuffer{}}) // a new process, as it were
+		defer tun.Close()
+		return tun.Connect(context.Background())
+	}
+	if err := connect(); err != nil {
+		t.Fatal(err)
+	}
+	copies, _ := filepath.Glob(filepath.Join(cache, "chopplan", "agent-*.zst"))
+	if len(copies) != 1 {
+		t.Fatalf("cached compressed agents: %v", copies)
+	}
+	fi, err := os.Stat(copies[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(copies[0], os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteAt([]byte("damage"), fi.Size()/2)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(copies[0], fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if err := connect(); err == nil || !strings.Contains(err.Error(), "sha256 is") {
+		t.Fatalf("connect with the damaged copy: %v, want the target's sha256 check to refuse it", err)
+	}
+	if _, err := os.Stat(copies[0]); !os.IsNotExist(err) {
+		t.Fatalf("the damaged copy is still cached (%v)", err)
+	}
+	if err := connect(); err != nil {
+		t.Fatalf("connect after the damaged copy was dropped: %v", err)
+	}
+}

@@ -234,6 +234,13 @@ func preferAlgorithms(known []string) []string {
 	return out
 }
 
+// probe is a round trip through the server: its answer says the server
+// has read everything sent before it (see pacedWriter).
+func (c *sshConn) probe() error {
+	_, _, err := c.client.SendRequest("keepalive@openssh.com", true, nil)
+	return err
+}
+
 // keepAlive probes the connection every interval; when a probe has no
 // answer within interval × max, the host is taken for gone and the
 // connection closed, so reads on the agent stream end at once instead
@@ -253,8 +260,7 @@ func (c *sshConn) keepAlive(host string, interval time.Duration, max int) {
 		}
 		reply := make(chan error, 1)
 		go func() {
-			_, _, err := c.client.SendRequest("keepalive@openssh.com", true, nil)
-			reply <- err
+			reply <- c.probe()
 		}()
 		select {
 		case <-done:
@@ -352,13 +358,14 @@ func (k *sshKind) startSession(ctx context.Context, conn *sshConn, target *sshHo
 	stop := context.AfterFunc(ctx, conn.close)
 	defer stop()
 	r := bufio.NewReaderSize(stdout, 64<<10)
+	w := newPacedWriter(stdin, conn.probe) // for the bootstrap only: see pacedWriter
 	if k.cfg.Sudo && k.cfg.SudoPassword != "" {
-		if err := k.sendSudoPassword(stdin, r); err != nil {
+		if err := k.sendSudoPassword(w, r); err != nil {
 			drainStderr(sess)
 			return nil, k.explainSudo(ctx, tail, err)
 		}
 	}
-	res, err := bootstrap(ctx, k.cfg.Name, stdin, r, env)
+	res, err := bootstrap(ctx, k.cfg.Name, w, r, env)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, &DialError{Host: target.alias, Addr: target.addr(), Err: ctx.Err()}
