@@ -10,13 +10,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-	"golang.org/x/sys/unix"
 
 	"github.com/chopplan/chopplan/agent"
 	"github.com/chopplan/chopplan/internal/atomicfile"
@@ -34,62 +32,88 @@ type AgentBinary struct {
 
 type compressedAgent struct {
 	once sync.Once
-	data []byte
-	sum  string // hex sha256 of data
+	up   *AgentUpload
 	err  error
+}
+
+// AgentUpload is an agent binary as it travels to a target.
+type AgentUpload struct {
+	Size   int64
+	SHA256 string // hex sha256 of the bytes as sent, which the target checks
+
+	data []byte // the bytes, when this process made them
+	path string // else the file they are read from as they are sent
+}
+
+// WriteTo sends the upload's bytes to w.
+func (u *AgentUpload) WriteTo(w io.Writer) (int64, error) {
+	if u.path == "" {
+		n, err := w.Write(u.data)
+		return int64(n), err
+	}
+	f, err := os.Open(u.path)
+	if err != nil {
+		return 0, fmt.Errorf("tunnel: agent upload: %w", err)
+	}
+	defer f.Close()
+	n, err := io.CopyBuffer(w, io.LimitReader(f, u.Size), make([]byte, 64<<10))
+	if err == nil && n != u.Size {
+		err = fmt.Errorf("tunnel: agent upload %s changed while it was sent: %d of %d bytes", u.path, n, u.Size)
+	}
+	return n, err
 }
 
 // Upload returns the binary in enc, "zst" (zstd) or "gz" (gzip), made once
 // per process and kept in the user's cache directory so later runs skip
-// the work (any other enc is the binary as it is), with the hex sha256 of
-// those bytes, which the target checks the upload against.
-func (b *AgentBinary) Upload(enc string) (data []byte, sum string, err error) {
+// the work (any other enc is the binary as it is).
+func (b *AgentBinary) Upload(enc string) (*AgentUpload, error) {
 	if enc != "zst" && enc != "gz" {
-		data, err := os.ReadFile(b.Path)
-		return data, b.SHA256, err
+		return &AgentUpload{Size: b.Size, SHA256: b.SHA256, path: b.Path}, nil
 	}
 	v, _ := b.compressed.LoadOrStore(enc, &compressedAgent{})
 	c := v.(*compressedAgent)
-	c.once.Do(func() { c.data, c.sum, c.err = b.compress(enc) })
-	return c.data, c.sum, c.err
+	c.once.Do(func() { c.up, c.err = b.compress(enc) })
+	return c.up, c.err
 }
 
-// compress makes the enc form of the binary and its sha256. zstd's
-// default level takes a 14 MB agent to 5.7 MB in ~0.16 s, once; the host
-// unpacks it three times as fast as gzip's fastest level, which makes
-// 6.2 MB.
+// compress makes the enc form of the binary. zstd's default level takes a
+// 14 MB agent to 5.7 MB in ~0.16 s, once; the host unpacks it three times
+// as fast as gzip's fastest level, which makes 6.2 MB.
 //
 // The target checks the upload against the sha256 sent with it and then
 // trusts what it unpacks to be agent-SHA256, so what is compressed must
 // be that binary: the file is hashed again before it is compressed (it
-// may have been rebuilt since). The compressed copy is kept in the user's
-// cache directory with its sha256, size and modification time beside it,
-// written once it was made; a later run maps the copy into memory and uses
-// the recorded sha256 while the size and time still match, and hashes it
-// again otherwise. Reading and hashing the 5.8 MB copy cost a first
-// connect 8 ms while the target waited for it. A copy damaged in place
-// since, size and time kept, fails the target's check: that error removes
-// the copy (forgetUpload), so the next run makes it again.
-func (b *AgentBinary) compress(enc string) (out []byte, sum string, err error) {
+// may have been rebuilt since). The result is kept in the user's cache
+// directory with its sha256 beside it (NAME.sha256), and the size and
+// modification time it had when that sha256 was last checked (NAME.seen).
+// A later run sends the cached copy, read from the file as it goes, with
+// the recorded sha256 while size and time still match, and hashes it
+// again first otherwise: reading and hashing the 5.8 MB copy before
+// sending it cost a first connect 8 ms while the target waited. A copy
+// damaged in place since, size and time kept, fails the target's checks;
+// the controller then drops it (forgetUpload), so the next run makes it
+// again.
+func (b *AgentBinary) compress(enc string) (*AgentUpload, error) {
 	cache := b.uploadCache(enc)
 	if cache != "" {
-		if data, sum, ok := readUploadCache(cache); ok {
-			return data, sum, nil
+		if up, ok := cachedUpload(cache); ok {
+			return up, nil
 		}
 	}
 	raw, err := os.ReadFile(b.Path)
 	if err != nil {
-		return nil, "", fmt.Errorf("tunnel: agent binary: %w", err)
+		return nil, fmt.Errorf("tunnel: agent binary: %w", err)
 	}
 	if got := hexSHA256(raw); got != b.SHA256 {
-		return nil, "", fmt.Errorf("tunnel: agent binary %s changed since it was hashed (sha256 %s, then %s): was it rebuilt? Start again", b.Path, got, b.SHA256)
+		return nil, fmt.Errorf("tunnel: agent binary %s changed since it was hashed (sha256 %s, then %s): was it rebuilt? Start again", b.Path, got, b.SHA256)
 	}
+	var out []byte
 	if enc == "zst" {
 		// The frame checksum is what ties the unpacked agent to the upload the
 		// target checks by sha256 (see bootstrapScript).
 		zw, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(true))
 		if err != nil {
-			return nil, "", err
+			return nil, err
 		}
 		out = zw.EncodeAll(raw, nil)
 	} else {
@@ -97,15 +121,16 @@ func (b *AgentBinary) compress(enc string) (out []byte, sum string, err error) {
 		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
 		zw.Write(raw)
 		if err := zw.Close(); err != nil {
-			return nil, "", fmt.Errorf("tunnel: compressing agent binary: %w", err)
+			return nil, fmt.Errorf("tunnel: compressing agent binary: %w", err)
 		}
 		out = buf.Bytes()
 	}
-	sum = hexSHA256(out)
-	if cache != "" && atomicfile.WriteFile(cache, out, 0o600) == nil {
-		recordUploadCache(cache, sum)
+	sum := hexSHA256(out)
+	if cache != "" && atomicfile.WriteFile(cache, out, 0o600) == nil &&
+		atomicfile.WriteFile(cache+".sha256", []byte(sum+"\n"), 0o600) == nil {
+		recordSeen(cache)
 	}
-	return out, sum, nil
+	return &AgentUpload{Size: int64(len(out)), SHA256: sum, data: out}, nil
 }
 
 // uploadCache is where the enc form of the binary is kept across runs,
@@ -118,63 +143,54 @@ func (b *AgentBinary) uploadCache(enc string) string {
 	return filepath.Join(dir, "chopplan", "agent-"+b.SHA256+"."+enc)
 }
 
-// forgetUpload removes the cached enc form of the binary, which the target
-// found did not have its recorded sha256, and the copy this process holds.
+// forgetUpload drops the enc form of the binary, which a target refused:
+// the cached copy and the one this process holds.
 func (b *AgentBinary) forgetUpload(enc string) {
 	if cache := b.uploadCache(enc); cache != "" {
+		os.Remove(cache + ".seen")
 		os.Remove(cache + ".sha256")
 		os.Remove(cache)
 	}
 	b.compressed.Delete(enc)
 }
 
-// readUploadCache returns the cached upload at path and its sha256: the
-// recorded one while the file's size and modification time are those
-// recorded with it, else one computed now, which must match the record.
-func readUploadCache(path string) (data []byte, sum string, ok bool) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, "", false
+// cachedUpload returns the upload cached at path, with the sha256 recorded
+// beside it: at once while the file's size and modification time are the
+// ones seen when that sha256 was last checked, else once the file is
+// hashed again and found to match.
+func cachedUpload(path string) (*AgentUpload, bool) {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() == 0 {
+		return nil, false
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || fi.Size() == 0 || fi.Size() > 1<<30 {
-		return nil, "", false
+	recorded, err := os.ReadFile(path + ".sha256")
+	sum := strings.TrimSpace(string(recorded))
+	if err != nil || len(sum) != 64 {
+		return nil, false
 	}
-	record, err := os.ReadFile(path + ".sha256")
-	if err != nil {
-		return nil, "", false
+	up := &AgentUpload{Size: fi.Size(), SHA256: sum, path: path}
+	if seen, err := os.ReadFile(path + ".seen"); err == nil && string(seen) == seenRecord(fi) {
+		return up, true
 	}
-	fields := strings.Fields(string(record))
-	if len(fields) == 0 || len(fields[0]) != 64 {
-		return nil, "", false
+	data, err := os.ReadFile(path)
+	if err != nil || hexSHA256(data) != sum {
+		return nil, false
 	}
-	sum = fields[0]
-	data, err = unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_SHARED)
-	mapped := err == nil
-	if !mapped {
-		if data, err = io.ReadAll(f); err != nil {
-			return nil, "", false
-		}
-	}
-	if len(fields) == 3 && fields[1] == strconv.FormatInt(fi.Size(), 10) && fields[2] == strconv.FormatInt(fi.ModTime().UnixNano(), 10) {
-		return data, sum, true
-	}
-	if hexSHA256(data) != sum {
-		if mapped {
-			unix.Munmap(data)
-		}
-		return nil, "", false
-	}
-	recordUploadCache(path, sum) // recorded by an older chopplan, or touched since
-	return data, sum, true
+	up.Size, up.path, up.data = int64(len(data)), "", data
+	recordSeen(path)
+	return up, true
 }
 
-// recordUploadCache writes "SHA256 SIZE MTIME-NS" beside the cached upload.
-func recordUploadCache(path, sum string) {
+// recordSeen notes the size and modification time of the cached upload at
+// path, whose sha256 was just made or checked.
+func recordSeen(path string) {
 	if fi, err := os.Stat(path); err == nil {
-		_ = atomicfile.WriteFile(path+".sha256", []byte(fmt.Sprintf("%s %d %d\n", sum, fi.Size(), fi.ModTime().UnixNano())), 0o600)
+		_ = atomicfile.WriteFile(path+".seen", []byte(seenRecord(fi)), 0o600)
 	}
+}
+
+func seenRecord(fi os.FileInfo) string {
+	return fmt.Sprintf("%d %d\n", fi.Size(), fi.ModTime().UnixNano())
 }
 
 func hexSHA256(b []byte) string {

@@ -1,6 +1,7 @@
 package tunnel_test
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
@@ -80,7 +81,15 @@ func TestAgentUploadIsTheBinaryItNames(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return b.Upload("zst")
+		up, err := b.Upload("zst")
+		if err != nil {
+			return nil, "", err
+		}
+		var sent bytes.Buffer
+		if n, err := up.WriteTo(&sent); err != nil || n != up.Size {
+			t.Fatalf("sending the upload: %d of %d bytes, %v", n, up.Size, err)
+		}
+		return sent.Bytes(), up.SHA256, nil
 	}
 	data, sum, err := upload()
 	if err != nil || string(unpack(data)) != string(content) || sum != hex.EncodeToString(sha256sum(data)) {
@@ -89,6 +98,10 @@ func TestAgentUploadIsTheBinaryItNames(t *testing.T) {
 	cached, _ := filepath.Glob(filepath.Join(cacheDir, "chopplan", "agent-*.zst"))
 	if len(cached) != 1 {
 		t.Fatalf("cached copies: %v", cached)
+	}
+	// A later process sends the cached copy as it is.
+	if data, sum2, err := upload(); err != nil || string(unpack(data)) != string(content) || sum2 != sum {
+		t.Fatalf("upload from the cache: %v", err)
 	}
 	// Damage the cached copy: the next process makes it again.
 	if err := os.WriteFile(cached[0], []byte("not what was recorded"), 0o600); err != nil {
@@ -105,7 +118,7 @@ func TestAgentUploadIsTheBinaryItNames(t *testing.T) {
 	if err := os.WriteFile(path, []byte("rebuilt since"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := b.Upload("gz"); err == nil || !strings.Contains(err.Error(), "changed since it was hashed") {
+	if _, err := b.Upload("gz"); err == nil || !strings.Contains(err.Error(), "changed since it was hashed") {
 		t.Fatalf("upload of a binary changed since it was hashed: %v", err)
 	}
 }

@@ -36,9 +36,13 @@ func (e *AgentStartError) Error() string {
 // writes there.
 const bootstrapMarker = "chopplan-bootstrap"
 
-// uploadSumMismatch begins the script's error for an upload whose sha256
-// is not the one sent with it.
-const uploadSumMismatch = "the agent upload's sha256 is"
+// uploadSumMismatch and uploadDamaged begin the script's errors for an
+// upload whose sha256 is not the one sent with it, and for one that does
+// not unpack or is short.
+const (
+	uploadSumMismatch = "the agent upload's sha256 is"
+	uploadDamaged     = "the agent upload arrived damaged or cut short"
+)
 
 // bootstrapScript is sent to a POSIX sh on its stdin. It is one { } block
 // so the shell reads all of it before running any of it: later bytes on
@@ -157,18 +161,17 @@ while [ -z "$a" ]; do
 		case $z in
 		zst) zstd -dcq "$u" >"$t" & ;;
 		gz) gzip -dc "$u" >"$t" & ;;
-		*) n=$(wc -c <"$t") && [ "$n" -eq "$size" ] || fail "the agent upload arrived cut short ($z)" ;;
+		*) n=$(wc -c <"$t") && [ "$n" -eq "$size" ] || fail "` + uploadDamaged + ` ($z)" ;;
 		esac
 		h=$(sum "$u") # while it unpacks
 		h=${h%% *}
 		r=0
 		[ "$z" = raw ] || wait $! || r=$?
-		if [ "$h" = none ]; then
-			echo "chopplan: warning: no sha256 tool (sha256sum, shasum, sha256, openssl) on this host; the agent upload was checked only by its length and, when compressed, the codec's checksum" >&2
-		elif [ "$h" != "$usha" ]; then
+		if [ "$h" != none ] && [ "$h" != "$usha" ]; then
 			fail "` + uploadSumMismatch + ` $h, expected $usha"
 		fi
-		[ "$r" -eq 0 ] || fail "the agent upload arrived damaged or cut short ($z)"
+		[ "$r" -eq 0 ] || fail "` + uploadDamaged + ` ($z)"
+		[ "$h" != none ] || echo "chopplan: warning: no sha256 tool (sha256sum, shasum, sha256, openssl) on this host; the agent upload was checked only by its length and, when compressed, the codec's checksum" >&2
 		y=
 		if [ "$z" != raw ]; then rm -f "$u" & y=$!; fi # alongside the mv
 		wait $x && mv -f "$t" "$d/agent-$sha" || fail "cannot install the agent in $d"
@@ -295,7 +298,7 @@ func bootstrap(ctx context.Context, host string, w io.Writer, r *bufio.Reader, e
 			return res, nil
 		case "error":
 			msg := strings.TrimSpace(strings.TrimPrefix(line, "error"))
-			if bin != nil && res.Uploaded && strings.Contains(msg, uploadSumMismatch) {
+			if bin != nil && res.Uploaded && (strings.Contains(msg, uploadSumMismatch) || strings.Contains(msg, uploadDamaged)) {
 				bin.forgetUpload(enc) // a cached copy damaged since: made again next time
 			}
 			return fail(msg, "")
@@ -340,14 +343,14 @@ func bootstrap(ctx context.Context, host string, w io.Writer, r *bufio.Reader, e
 // upload sends "put SHA SIZE UPLOAD-SHA" and the agent in the encoding
 // the target unpacks: "zst", "gz", or "raw" as it is.
 func upload(w io.Writer, bin *AgentBinary, enc string) error {
-	data, usum, err := bin.Upload(enc)
+	up, err := bin.Upload(enc)
 	if err != nil {
 		return err
 	}
-	if _, err := fmt.Fprintf(w, "put %s %d %s\n", bin.SHA256, len(data), usum); err != nil {
+	if _, err := fmt.Fprintf(w, "put %s %d %s\n", bin.SHA256, up.Size, up.SHA256); err != nil {
 		return err
 	}
-	_, err = w.Write(data)
+	_, err = up.WriteTo(w)
 	return err
 }
 

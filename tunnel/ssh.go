@@ -358,7 +358,10 @@ func (k *sshKind) startSession(ctx context.Context, conn *sshConn, target *sshHo
 	stop := context.AfterFunc(ctx, conn.close)
 	defer stop()
 	r := bufio.NewReaderSize(stdout, 64<<10)
-	w := newPacedWriter(stdin, conn.probe) // for the bootstrap only: see pacedWriter
+	var w io.Writer = stdin // the bootstrap's: see pacedWriter
+	if target.keepAlive > 0 {
+		w = newPacedWriter(stdin, conn.probe)
+	}
 	if k.cfg.Sudo && k.cfg.SudoPassword != "" {
 		if err := k.sendSudoPassword(w, r); err != nil {
 			drainStderr(sess)

@@ -1,57 +1,75 @@
 package tunnel
 
 import (
+	"errors"
 	"io"
 	"sync"
+	"time"
 )
 
 // Pacing the agent's upload to an SSH server.
 //
 // OpenSSH's sshd reads a connection as fast as packets arrive, up to the
-// channel's window (2 MB), but can pass on to the session's stdin only
-// what the pipe takes (64 KiB until the command reads it), so a large
-// write to a command that reads slowly piles up in sshd's channel buffer.
-// That buffer grows only as far as each packet needs, and each growth
-// copies all it holds into a new allocation: sending the 5.8 MB
-// compressed agent to the bootstrap script's head -c made sshd fault in
-// some 160 MB of fresh pages and took 65-145 ms, where the same bytes sent
-// no faster than the server reads them take 25-45 ms (docs/performance.md,
-// "Sixth run"). OpenSSH's own client pays the same cost.
+// channel's window (2 MB), and holds what the session's command has not
+// read yet in a buffer that grows only as far as each packet needs, each
+// growth copying all it holds into a new allocation. Sending the 5.8 MB
+// compressed agent to the bootstrap script's head -c at full speed made
+// sshd fault in some 160 MB of fresh pages and took 65-145 ms; sent in
+// step with sshd's reading, the same bytes take 25-45 ms on loopback
+// (docs/performance.md, "Sixth run"). OpenSSH's own client pays the same
+// cost.
 //
-// A pacedWriter keeps at most pacingLimit bytes written and not yet known
+// A pacedWriter keeps at most a limit of bytes written and not yet known
 // to be read by the server. What the server has read is learnt from a
 // global request with a reply (keepalive@openssh.com, as OpenSSH's client
 // sends): a server handles a connection's messages in order, so its reply
-// to a request sent after N bytes says it has read those N bytes. One
+// to a request sent after N bytes says it has read those N bytes (read,
+// not passed on: the pacing keeps sshd from reading far ahead in bursts,
+// which is what lets its buffer grow while the command keeps up). One
 // request is outstanding at a time, sent when pacingChunk bytes or more
-// have gone since the last reply. Only the bootstrap is paced: the agent
-// reads its stdin as fast as sshd writes it, and pacing its stream slowed
-// a 100 MiB put from 0.33 to 0.42 s.
+// have gone since the last reply, so the writer advances about half the
+// limit per round trip. The limit is pacingMin on a link with no latency
+// to speak of, and grows with the shortest round trip seen so that the
+// pace is at least pacingRate: on a distant host the network paces the
+// upload, and pacing costs it at most one round trip more. A request
+// unanswered for pacingGiveUp (a server that ignores global requests)
+// ends the pacing, as does a failed one (the connection is gone); writes
+// then go straight through.
+//
+// Only the bootstrap is paced: the agent reads its stdin as fast as sshd
+// writes it, and pacing its stream slowed a 100 MiB put from 0.33 to
+// 0.42 s. A host with keepalives turned off (ServerAliveInterval 0) is
+// not paced either, as it may be one that does not answer them.
 const (
-	pacingChunk = 64 << 10
-	pacingLimit = 128 << 10
+	pacingChunk  = 64 << 10
+	pacingMin    = 128 << 10
+	pacingRate   = 256 << 20 // bytes per second
+	pacingGiveUp = time.Second
 )
+
+// errProbeTimeout ends pacing when a probe goes unanswered.
+var errProbeTimeout = errors.New("no answer to a keepalive")
 
 // pacedWriter paces writes to w by round trips through probe, which must
 // send a request after everything written so far and return once the
-// server has answered it. A probe that fails (the connection is gone)
-// ends the pacing: writes go straight to w, which then fails on its own.
-// Write must not be called concurrently, as for w.
+// server has answered it. Write must not be called concurrently, as for w.
 type pacedWriter struct {
 	w     io.Writer
 	probe func() error
 
 	mu      sync.Mutex
 	cond    sync.Cond
-	written int64 // bytes written to w
-	read    int64 // bytes the server is known to have read
-	probing bool  // a probe is outstanding
-	waiting bool  // Write waits for an answer
-	off     bool  // a probe failed: no more pacing
+	limit   int64         // bytes that may be written past read
+	minRTT  time.Duration // the shortest probe round trip so far
+	written int64         // bytes written to w
+	read    int64         // bytes the server is known to have read
+	probing bool          // a probe is outstanding
+	waiting bool          // Write waits for an answer
+	off     bool          // a probe failed or went unanswered: no more pacing
 }
 
 func newPacedWriter(w io.Writer, probe func() error) *pacedWriter {
-	p := &pacedWriter{w: w, probe: probe}
+	p := &pacedWriter{w: w, probe: probe, limit: pacingMin}
 	p.cond.L = &p.mu
 	return p
 }
@@ -61,7 +79,7 @@ func (p *pacedWriter) Write(b []byte) (int, error) {
 	for len(b) > 0 {
 		m := min(len(b), pacingChunk)
 		p.mu.Lock()
-		for !p.off && p.written-p.read+int64(m) > pacingLimit {
+		for !p.off && p.written-p.read+int64(m) > p.limit {
 			p.waiting = true
 			p.startProbe()
 			p.cond.Wait()
@@ -99,12 +117,18 @@ func (p *pacedWriter) startProbe() {
 // probe sent when at bytes had been written says the server has read them.
 func (p *pacedWriter) probeLoop(at int64) {
 	for {
-		err := p.probe()
+		start := time.Now()
+		err := p.timedProbe()
+		rtt := time.Since(start)
 		p.mu.Lock()
 		if err != nil {
 			p.off = true
 		} else {
 			p.read = max(p.read, at)
+			if p.minRTT == 0 || rtt < p.minRTT {
+				p.minRTT = rtt
+				p.limit = max(pacingMin, 2*int64(rtt.Seconds()*pacingRate))
+			}
 		}
 		p.cond.Broadcast()
 		if p.off || p.written == p.read || (p.written-p.read < pacingChunk && !p.waiting) {
@@ -114,5 +138,19 @@ func (p *pacedWriter) probeLoop(at int64) {
 		}
 		at = p.written
 		p.mu.Unlock()
+	}
+}
+
+// timedProbe is probe, given up on after pacingGiveUp.
+func (p *pacedWriter) timedProbe() error {
+	answer := make(chan error, 1)
+	go func() { answer <- p.probe() }()
+	t := time.NewTimer(pacingGiveUp)
+	defer t.Stop()
+	select {
+	case err := <-answer:
+		return err
+	case <-t.C:
+		return errProbeTimeout
 	}
 }
