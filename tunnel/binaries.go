@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -26,6 +27,7 @@ type AgentBinary struct {
 	Path     string
 	SHA256   string // hex sha256 of the uncompressed file: the cache key on targets
 	Size     int64
+	modTime  time.Time // of the file when it was hashed
 
 	compressed sync.Map // encoding ("zst", "gz") -> *compressedAgent
 }
@@ -41,26 +43,79 @@ type AgentUpload struct {
 	Size   int64
 	SHA256 string // hex sha256 of the bytes as sent, which the target checks
 
-	data []byte // the bytes, when this process made them
-	path string // else the file they are read from as they are sent
+	data []byte   // the bytes, when this process made them
+	file *os.File // else a cached copy, open for the process's life
+	// else the binary itself, opened for each upload and refused if its
+	// size or modification time changed since it was hashed
+	path    string
+	modTime time.Time
+}
+
+// sourceError is a failure to read an upload's bytes, as opposed to one
+// to send them: the target is then still waiting for bytes that will not
+// come, and the caller must end the session rather than wait for its word.
+type sourceError struct{ err error }
+
+func (e *sourceError) Error() string { return e.err.Error() }
+func (e *sourceError) Unwrap() error { return e.err }
+
+// source returns a reader of the upload's bytes once it has checked that
+// they are all there (a file may have changed since), and what to close
+// when they are sent.
+func (u *AgentUpload) source() (io.Reader, func(), error) {
+	switch {
+	case u.data != nil:
+		return bytes.NewReader(u.data), func() {}, nil
+	case u.file != nil:
+		fi, err := u.file.Stat()
+		if err != nil {
+			return nil, nil, &sourceError{fmt.Errorf("tunnel: agent upload: %w", err)}
+		}
+		if fi.Size() != u.Size {
+			return nil, nil, &sourceError{fmt.Errorf("tunnel: agent upload %s changed in place: %d bytes, %d expected", u.file.Name(), fi.Size(), u.Size)}
+		}
+		return io.NewSectionReader(u.file, 0, u.Size), func() {}, nil
+	}
+	f, err := os.Open(u.path)
+	if err != nil {
+		return nil, nil, &sourceError{fmt.Errorf("tunnel: agent binary: %w", err)}
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.Size() != u.Size || !fi.ModTime().Equal(u.modTime) {
+		f.Close()
+		return nil, nil, &sourceError{fmt.Errorf("tunnel: agent binary %s changed since it was hashed: was it rebuilt? Start again", u.path)}
+	}
+	return f, func() { f.Close() }, nil
 }
 
 // WriteTo sends the upload's bytes to w.
 func (u *AgentUpload) WriteTo(w io.Writer) (int64, error) {
-	if u.path == "" {
-		n, err := w.Write(u.data)
-		return int64(n), err
-	}
-	f, err := os.Open(u.path)
+	r, done, err := u.source()
 	if err != nil {
-		return 0, fmt.Errorf("tunnel: agent upload: %w", err)
+		return 0, err
 	}
-	defer f.Close()
-	n, err := io.CopyBuffer(w, io.LimitReader(f, u.Size), make([]byte, 64<<10))
-	if err == nil && n != u.Size {
-		err = fmt.Errorf("tunnel: agent upload %s changed while it was sent: %d of %d bytes", u.path, n, u.Size)
+	defer done()
+	return u.send(w, r)
+}
+
+// send copies the upload's bytes from r, its source, to w in pieces of the
+// size the pacing works in. A failure to read them (a file truncated
+// since source looked) is a *sourceError.
+func (u *AgentUpload) send(w io.Writer, r io.Reader) (int64, error) {
+	buf := make([]byte, pacingChunk)
+	var n int64
+	for n < u.Size {
+		k, err := io.ReadFull(r, buf[:min(int64(len(buf)), u.Size-n)])
+		if err != nil {
+			return n, &sourceError{fmt.Errorf("tunnel: agent upload changed while it was sent: %d of %d bytes read (%v)", n+int64(k), u.Size, err)}
+		}
+		k, err = w.Write(buf[:k])
+		n += int64(k)
+		if err != nil {
+			return n, err
+		}
 	}
-	return n, err
+	return n, nil
 }
 
 // Upload returns the binary in enc, "zst" (zstd) or "gz" (gzip), made once
@@ -68,11 +123,14 @@ func (u *AgentUpload) WriteTo(w io.Writer) (int64, error) {
 // the work (any other enc is the binary as it is).
 func (b *AgentBinary) Upload(enc string) (*AgentUpload, error) {
 	if enc != "zst" && enc != "gz" {
-		return &AgentUpload{Size: b.Size, SHA256: b.SHA256, path: b.Path}, nil
+		return &AgentUpload{Size: b.Size, SHA256: b.SHA256, path: b.Path, modTime: b.modTime}, nil
 	}
 	v, _ := b.compressed.LoadOrStore(enc, &compressedAgent{})
 	c := v.(*compressedAgent)
 	c.once.Do(func() { c.up, c.err = b.compress(enc) })
+	if c.err != nil {
+		b.compressed.CompareAndDelete(enc, c) // the next connect tries again
+	}
 	return c.up, c.err
 }
 
@@ -86,8 +144,9 @@ func (b *AgentBinary) Upload(enc string) (*AgentUpload, error) {
 // may have been rebuilt since). The result is kept in the user's cache
 // directory with its sha256 beside it (NAME.sha256), and the size and
 // modification time it had when that sha256 was last checked (NAME.seen).
-// A later run sends the cached copy, read from the file as it goes, with
-// the recorded sha256 while size and time still match, and hashes it
+// A later run opens the cached copy and sends it from the file as it goes
+// (an open file is not affected when the copy is replaced or removed),
+// with the recorded sha256 while size and time still match, and hashes it
 // again first otherwise: reading and hashing the 5.8 MB copy before
 // sending it cost a first connect 8 ms while the target waited. A copy
 // damaged in place since, size and time kept, fails the target's checks;
@@ -159,24 +218,27 @@ func (b *AgentBinary) forgetUpload(enc string) {
 // ones seen when that sha256 was last checked, else once the file is
 // hashed again and found to match.
 func cachedUpload(path string) (*AgentUpload, bool) {
-	fi, err := os.Stat(path)
-	if err != nil || fi.Size() == 0 {
+	f, err := os.Open(path)
+	if err != nil {
 		return nil, false
 	}
-	recorded, err := os.ReadFile(path + ".sha256")
-	sum := strings.TrimSpace(string(recorded))
-	if err != nil || len(sum) != 64 {
+	fi, err := f.Stat()
+	recorded, err2 := os.ReadFile(path + ".sha256")
+	fields := strings.Fields(string(recorded)) // one field; an older chopplan may have written three
+	if err != nil || err2 != nil || fi.Size() == 0 || len(fields) == 0 || len(fields[0]) != 64 {
+		f.Close()
 		return nil, false
 	}
-	up := &AgentUpload{Size: fi.Size(), SHA256: sum, path: path}
+	up := &AgentUpload{Size: fi.Size(), SHA256: fields[0], file: f}
 	if seen, err := os.ReadFile(path + ".seen"); err == nil && string(seen) == seenRecord(fi) {
 		return up, true
 	}
-	data, err := os.ReadFile(path)
-	if err != nil || hexSHA256(data) != sum {
+	data, err := io.ReadAll(f)
+	f.Close()
+	if err != nil || hexSHA256(data) != up.SHA256 {
 		return nil, false
 	}
-	up.Size, up.path, up.data = int64(len(data)), "", data
+	up.Size, up.file, up.data = int64(len(data)), nil, data
 	recordSeen(path)
 	return up, true
 }
@@ -306,7 +368,7 @@ func hashBinary(path string) (*AgentBinary, error) {
 			key := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%d\x00%d\x00%s", path, fi.Size(), fi.ModTime().UnixNano(), agent.BuildID(path))))
 			cacheFile = filepath.Join(dir, "chopplan", "sums", hex.EncodeToString(key[:16]))
 			if sum, err := os.ReadFile(cacheFile); err == nil && len(sum) == 64 {
-				return &AgentBinary{Path: path, SHA256: string(sum), Size: fi.Size()}, nil
+				return &AgentBinary{Path: path, SHA256: string(sum), Size: fi.Size(), modTime: fi.ModTime()}, nil
 			}
 		}
 	}
@@ -319,5 +381,9 @@ func hashBinary(path string) (*AgentBinary, error) {
 	if cacheFile != "" {
 		_ = atomicfile.WriteFile(cacheFile, []byte(sum), 0o600)
 	}
-	return &AgentBinary{Path: path, SHA256: sum, Size: n}, nil
+	b := &AgentBinary{Path: path, SHA256: sum, Size: n}
+	if fi, err := f.Stat(); err == nil {
+		b.modTime = fi.ModTime()
+	}
+	return b, nil
 }

@@ -3,6 +3,7 @@ package tunnel
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -38,10 +39,13 @@ const bootstrapMarker = "chopplan-bootstrap"
 
 // uploadSumMismatch and uploadDamaged begin the script's errors for an
 // upload whose sha256 is not the one sent with it, and for one that does
-// not unpack or is short.
+// not unpack or is short; the latter says uploadUnchecked when the host
+// had no sha256 tool to tell a damaged upload from a failure of its own
+// (a full disk).
 const (
 	uploadSumMismatch = "the agent upload's sha256 is"
 	uploadDamaged     = "the agent upload arrived damaged or cut short"
+	uploadUnchecked   = "no sha256 tool on this host"
 )
 
 // bootstrapScript is sent to a POSIX sh on its stdin. It is one { } block
@@ -152,7 +156,7 @@ while [ -z "$a" ]; do
 		# and when the session is cut mid-upload.
 		clean() { rm -f "$t" "$u"; }
 		fail() { clean; die "$@"; }
-		trap 'clean; exit 1' HUP INT TERM
+		trap 'clean; exit 1' HUP INT TERM PIPE
 		# The agent's file is made executable while the upload arrives;
 		# unpacking into it keeps its mode.
 		: >"$t" || fail "the agent could not be written to $d"
@@ -170,13 +174,16 @@ while [ -z "$a" ]; do
 		if [ "$h" != none ] && [ "$h" != "$usha" ]; then
 			fail "` + uploadSumMismatch + ` $h, expected $usha"
 		fi
-		[ "$r" -eq 0 ] || fail "` + uploadDamaged + ` ($z)"
-		[ "$h" != none ] || echo "chopplan: warning: no sha256 tool (sha256sum, shasum, sha256, openssl) on this host; the agent upload was checked only by its length and, when compressed, the codec's checksum" >&2
+		if [ "$r" -ne 0 ]; then
+			[ "$h" != none ] || fail "` + uploadDamaged + ` ($z; ` + uploadUnchecked + `)"
+			fail "` + uploadDamaged + ` ($z)"
+		fi
 		y=
 		if [ "$z" != raw ]; then rm -f "$u" & y=$!; fi # alongside the mv
 		wait $x && mv -f "$t" "$d/agent-$sha" || fail "cannot install the agent in $d"
 		[ -z "$y" ] || wait $y
-		trap - HUP INT TERM
+		trap - HUP INT TERM PIPE
+		[ "$h" != none ] || echo "chopplan: warning: ` + uploadUnchecked + ` (sha256sum, shasum, sha256, openssl); the agent upload was checked only by its length and, when compressed, the codec's checksum" >&2
 		a=$d/agent-$sha ;;
 	*) exit 1 ;;
 	esac
@@ -266,16 +273,23 @@ func bootstrap(ctx context.Context, host string, w io.Writer, r *bufio.Reader, e
 	fail := func(reason, fix string) (bootstrapResult, error) {
 		return res, &AgentStartError{Host: host, Reason: reason, Fix: fix}
 	}
+	var bin *AgentBinary
+	enc := "gz"
 	// An upload the script stopped reading (its decompressor failed) ends
-	// in a broken pipe; the script's own last word says why.
+	// in a broken pipe; the script's own last word says why. One whose
+	// bytes could not be read leaves the script waiting for them: the
+	// caller ends the session.
 	uploadFailed := func(err error) (bootstrapResult, error) {
+		var src *sourceError
+		if errors.As(err, &src) {
+			bin.compressed.Delete(enc) // made or opened again next time
+			return res, fmt.Errorf("tunnel: uploading the agent to %s: %w", host, err)
+		}
 		if line, rerr := readBootstrapLine(r, env.Stderr); rerr == nil && strings.HasPrefix(line, "error") {
 			return fail(strings.TrimSpace(strings.TrimPrefix(line, "error")), "")
 		}
 		return res, fmt.Errorf("tunnel: uploading the agent to %s: %w", host, err)
 	}
-	var bin *AgentBinary
-	enc := "gz"
 	for {
 		line, err := readBootstrapLine(r, env.Stderr)
 		if err != nil {
@@ -298,8 +312,8 @@ func bootstrap(ctx context.Context, host string, w io.Writer, r *bufio.Reader, e
 			return res, nil
 		case "error":
 			msg := strings.TrimSpace(strings.TrimPrefix(line, "error"))
-			if bin != nil && res.Uploaded && (strings.Contains(msg, uploadSumMismatch) || strings.Contains(msg, uploadDamaged)) {
-				bin.forgetUpload(enc) // a cached copy damaged since: made again next time
+			if bin != nil && res.Uploaded && (strings.Contains(msg, uploadSumMismatch) || strings.Contains(msg, uploadUnchecked)) {
+				bin.forgetUpload(enc) // a cached copy damaged since, maybe: made again next time
 			}
 			return fail(msg, "")
 		case "probe":
@@ -341,16 +355,22 @@ func bootstrap(ctx context.Context, host string, w io.Writer, r *bufio.Reader, e
 }
 
 // upload sends "put SHA SIZE UPLOAD-SHA" and the agent in the encoding
-// the target unpacks: "zst", "gz", or "raw" as it is.
+// the target unpacks: "zst", "gz", or "raw" as it is. An upload that could
+// not be made or read is a *sourceError.
 func upload(w io.Writer, bin *AgentBinary, enc string) error {
 	up, err := bin.Upload(enc)
 	if err != nil {
+		return &sourceError{err}
+	}
+	r, done, err := up.source() // before the put line: the script would wait for what is missing
+	if err != nil {
 		return err
 	}
+	defer done()
 	if _, err := fmt.Fprintf(w, "put %s %d %s\n", bin.SHA256, up.Size, up.SHA256); err != nil {
 		return err
 	}
-	_, err = up.WriteTo(w)
+	_, err = up.send(w, r)
 	return err
 }
 

@@ -338,49 +338,73 @@ func TestBootstrapHomeNotWritable(t *testing.T) {
 }
 
 // A cached compressed agent damaged in place, its size and modification
-// time kept, is trusted by its record and sent; the target's sha256 check
-// refuses it, and the controller then drops the copy, so the next connect
-// makes it again and succeeds.
+// time kept, is trusted by its record and sent; the target refuses it (by
+// its sha256, or by the codec's check on a host with no sha256 tool), and
+// the controller then drops the copy, so the next connect makes it again.
 func TestBootstrapDamagedCachedUploadIsMadeAgain(t *testing.T) {
 	testenv.Codecs(t)
-	cache := t.TempDir()
-	t.Setenv("XDG_CACHE_HOME", cache)
-	connect := func() error {
-		kind := tunnel.Exec("damaged-cache", []string{"env", "HOME=" + t.TempDir(), "sh"})
-		tun := tunnel.New(kind, tunnel.Options{Agents: &tunnel.AgentBinaries{}, Output: &tunneltest.SyncBuffer{}}) // a new process, as it were
-		defer tun.Close()
-		return tun.Connect(context.Background())
-	}
-	if err := connect(); err != nil {
-		t.Fatal(err)
-	}
-	copies, _ := filepath.Glob(filepath.Join(cache, "chopplan", "agent-*.zst"))
-	if len(copies) != 1 {
-		t.Fatalf("cached compressed agents: %v", copies)
-	}
-	fi, err := os.Stat(copies[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(copies[0], os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = f.WriteAt([]byte("damage"), fi.Size()/2)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chtimes(copies[0], fi.ModTime(), fi.ModTime()); err != nil {
-		t.Fatal(err)
-	}
-	if err := connect(); err == nil || !strings.Contains(err.Error(), "sha256 is") {
-		t.Fatalf("connect with the damaged copy: %v, want the target's sha256 check to refuse it", err)
-	}
-	if _, err := os.Stat(copies[0]); !os.IsNotExist(err) {
-		t.Fatalf("the damaged copy is still cached (%v)", err)
-	}
-	if err := connect(); err != nil {
-		t.Fatalf("connect after the damaged copy was dropped: %v", err)
+	for _, tc := range []struct {
+		name    string
+		sumTool bool
+		want    string
+	}{
+		{"sha256", true, "sha256 is"},
+		{"no-sha256-tool", false, "no sha256 tool"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cache := t.TempDir()
+			t.Setenv("XDG_CACHE_HOME", cache)
+			bin, _ := bootstrapTools(t, "", "")
+			if !tc.sumTool {
+				os.Remove(filepath.Join(bin, "sha256sum"))
+			}
+			if err := os.Symlink(lookPath(t, "zstd"), filepath.Join(bin, "zstd")); err != nil {
+				t.Fatal(err)
+			}
+			connect := func() (string, error) {
+				out := &tunneltest.SyncBuffer{}
+				kind := tunnel.Exec("damaged-cache", hostArgv(bin, t.TempDir()))
+				tun := tunnel.New(kind, tunnel.Options{Agents: &tunnel.AgentBinaries{}, Output: out}) // a new process, as it were
+				defer tun.Close()
+				err := tun.Connect(context.Background())
+				return out.String(), err
+			}
+			out, err := connect()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if warned := strings.Contains(out, "warning: no sha256 tool"); warned == tc.sumTool {
+				t.Fatalf("warning about no sha256 tool: %v, want %v; output: %s", warned, !tc.sumTool, out)
+			}
+			copies, _ := filepath.Glob(filepath.Join(cache, "chopplan", "agent-*.zst"))
+			if len(copies) != 1 {
+				t.Fatalf("cached compressed agents: %v", copies)
+			}
+			fi, err := os.Stat(copies[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.OpenFile(copies[0], os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = f.WriteAt([]byte("damage"), fi.Size()/2)
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(copies[0], fi.ModTime(), fi.ModTime()); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := connect(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("connect with the damaged copy: %v, want the target to refuse it saying %q", err, tc.want)
+			}
+			if _, err := os.Stat(copies[0]); !os.IsNotExist(err) {
+				t.Fatalf("the damaged copy is still cached (%v)", err)
+			}
+			if _, err := connect(); err != nil {
+				t.Fatalf("connect after the damaged copy was dropped: %v", err)
+			}
+		})
 	}
 }

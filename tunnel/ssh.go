@@ -373,6 +373,9 @@ func (k *sshKind) startSession(ctx context.Context, conn *sshConn, target *sshHo
 		if ctx.Err() != nil {
 			return nil, &DialError{Host: target.alias, Addr: target.addr(), Err: ctx.Err()}
 		}
+		if src := (*sourceError)(nil); errors.As(err, &src) {
+			return nil, err // the script still waits for the upload: nothing to drain
+		}
 		drainStderr(sess)
 		return nil, k.explainSudo(ctx, tail, err)
 	}

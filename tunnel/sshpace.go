@@ -30,8 +30,10 @@ import (
 // have gone since the last reply, so the writer advances about half the
 // limit per round trip. The limit is pacingMin on a link with no latency
 // to speak of, and grows with the shortest round trip seen so that the
-// pace is at least pacingRate: on a distant host the network paces the
-// upload, and pacing costs it at most one round trip more. A request
+// pace is at least pacingRate, doubling at most with each answer (the
+// first round trips wait behind the data sent before them, and would
+// overstate the link's): on a distant host the network soon paces the
+// upload, and pacing costs it a few round trips at the start. A request
 // unanswered for pacingGiveUp (a server that ignores global requests)
 // ends the pacing, as does a failed one (the connection is gone); writes
 // then go straight through.
@@ -43,7 +45,7 @@ import (
 const (
 	pacingChunk  = 64 << 10
 	pacingMin    = 128 << 10
-	pacingRate   = 256 << 20 // bytes per second
+	pacingRate   = 256 << 20 // bytes per second: 256 MiB/s
 	pacingGiveUp = time.Second
 )
 
@@ -54,8 +56,10 @@ var errProbeTimeout = errors.New("no answer to a keepalive")
 // send a request after everything written so far and return once the
 // server has answered it. Write must not be called concurrently, as for w.
 type pacedWriter struct {
-	w     io.Writer
-	probe func() error
+	w      io.Writer
+	probe  func() error
+	rate   float64       // pacingRate; 0 keeps the limit at pacingMin
+	giveUp time.Duration // pacingGiveUp
 
 	mu      sync.Mutex
 	cond    sync.Cond
@@ -69,7 +73,7 @@ type pacedWriter struct {
 }
 
 func newPacedWriter(w io.Writer, probe func() error) *pacedWriter {
-	p := &pacedWriter{w: w, probe: probe, limit: pacingMin}
+	p := &pacedWriter{w: w, probe: probe, rate: pacingRate, giveUp: pacingGiveUp, limit: pacingMin}
 	p.cond.L = &p.mu
 	return p
 }
@@ -127,8 +131,9 @@ func (p *pacedWriter) probeLoop(at int64) {
 			p.read = max(p.read, at)
 			if p.minRTT == 0 || rtt < p.minRTT {
 				p.minRTT = rtt
-				p.limit = max(pacingMin, 2*int64(rtt.Seconds()*pacingRate))
 			}
+			want := max(pacingMin, 2*int64(p.minRTT.Seconds()*p.rate))
+			p.limit = min(want, 2*p.limit)
 		}
 		p.cond.Broadcast()
 		if p.off || p.written == p.read || (p.written-p.read < pacingChunk && !p.waiting) {
@@ -141,11 +146,11 @@ func (p *pacedWriter) probeLoop(at int64) {
 	}
 }
 
-// timedProbe is probe, given up on after pacingGiveUp.
+// timedProbe is probe, given up on after p.giveUp.
 func (p *pacedWriter) timedProbe() error {
 	answer := make(chan error, 1)
 	go func() { answer <- p.probe() }()
-	t := time.NewTimer(pacingGiveUp)
+	t := time.NewTimer(p.giveUp)
 	defer t.Stop()
 	select {
 	case err := <-answer:

@@ -25,11 +25,8 @@ func (r *probeRecorder) Write(b []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.buf.Write(b)
-	r.w.mu.Lock()
-	limit := r.w.limit // it only grows
-	r.w.mu.Unlock()
-	if ahead := r.buf.Len() - r.covered; int64(ahead) > limit {
-		r.t.Errorf("%d bytes written past what the server was known to have read; the limit is %d", ahead, limit)
+	if ahead := r.buf.Len() - r.covered; ahead > pacingMin {
+		r.t.Errorf("%d bytes written past what the server was known to have read; the limit is %d", ahead, pacingMin)
 	}
 	return len(b), nil
 }
@@ -51,6 +48,7 @@ func (r *probeRecorder) probe() error {
 func newRecorder(t *testing.T, answer chan error) *probeRecorder {
 	r := &probeRecorder{t: t, answer: answer}
 	r.w = newPacedWriter(r, r.probe)
+	r.w.rate = 0 // the limit stays pacingMin, whatever the round trips
 	return r
 }
 
@@ -78,11 +76,8 @@ func TestPacedWriterKeepsWithinLimit(t *testing.T) {
 				t.Fatalf("the server got %d bytes, not the %d written, or not them", got, len(payload)+9)
 			}
 			// Each answer lets at most the limit more through.
-			r.w.mu.Lock()
-			limit := r.w.limit
-			r.w.mu.Unlock()
-			if min := int64(len(payload))/limit - 1; int64(answered) < min {
-				t.Fatalf("%d probes answered for %d bytes with a limit of %d: the writes were not paced", answered, len(payload), limit)
+			if min := len(payload)/pacingMin - 1; answered < min {
+				t.Fatalf("%d probes answered for %d bytes with a limit of %d: the writes were not paced", answered, len(payload), pacingMin)
 			}
 			return
 		case r.answer <- nil:
@@ -110,13 +105,45 @@ func TestPacedWriterSmallWritesDoNotWait(t *testing.T) {
 func TestPacedWriterLimitGrowsWithRoundTrip(t *testing.T) {
 	const rtt = 5 * time.Millisecond
 	w := newPacedWriter(&bytes.Buffer{}, func() error { time.Sleep(rtt); return nil })
-	if _, err := w.Write(make([]byte, 4<<20)); err != nil {
+	if _, err := w.Write(make([]byte, 16<<20)); err != nil {
 		t.Fatal(err)
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if want := int64(2 * rtt.Seconds() * pacingRate); w.limit < want {
 		t.Fatalf("limit %d after %v round trips; want at least %d", w.limit, rtt, want)
+	}
+}
+
+// The first round trips wait behind the data sent before them: the limit
+// grows from them no faster than doubling with each answer, and comes
+// down when a shorter round trip shows the link is near.
+func TestPacedWriterLimitGrowsByDoubling(t *testing.T) {
+	// Slow round trips ask for a limit of 16 × pacingMin; a round trip
+	// under 6 ms asks for no more than pacingMin.
+	const slow = 100 * time.Millisecond
+	rtts := []time.Duration{slow, slow}
+	var limits []int64
+	var w *pacedWriter
+	w = newPacedWriter(&bytes.Buffer{}, func() error {
+		w.mu.Lock()
+		limits = append(limits, w.limit)
+		w.mu.Unlock()
+		if len(rtts) > 0 {
+			time.Sleep(rtts[0])
+			rtts = rtts[1:]
+		}
+		return nil
+	})
+	w.rate = 16 * pacingMin / (2 * slow.Seconds())
+	if _, err := w.Write(make([]byte, 2<<20)); err != nil {
+		t.Fatal(err)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	limits = append(limits, w.limit)
+	if len(limits) < 4 || limits[0] != pacingMin || limits[1] != 2*pacingMin || limits[2] != 4*pacingMin || limits[len(limits)-1] != pacingMin {
+		t.Fatalf("limits seen by successive probes: %v; want %d, doubling twice, then back to %d", limits, pacingMin, pacingMin)
 	}
 }
 
@@ -136,6 +163,7 @@ func TestPacedWriterStopsPacingWhenProbeUnanswered(t *testing.T) {
 	never := make(chan error)
 	defer close(never)
 	w := newPacedWriter(&bytes.Buffer{}, func() error { <-never; return nil })
+	w.giveUp = 10 * time.Millisecond
 	n, err := w.Write(make([]byte, 4*pacingMin))
 	if err != nil || n != 4*pacingMin {
 		t.Fatalf("Write = %d, %v with probes unanswered; want all of it written", n, err)
