@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -51,6 +52,11 @@ type AgentUpload struct {
 	modTime time.Time
 }
 
+// errBinaryChanged is an agent binary that is not the one hashed when
+// this process first looked at it: its sha256, the name it is cached under
+// on targets, would be wrong.
+var errBinaryChanged = errors.New("changed since it was hashed: was it rebuilt? Start again")
+
 // sourceError is a failure to read an upload's bytes, as opposed to one
 // to send them: the target is then still waiting for bytes that will not
 // come, and the caller must end the session rather than wait for its word.
@@ -81,9 +87,17 @@ func (u *AgentUpload) source() (io.Reader, func(), error) {
 		return nil, nil, &sourceError{fmt.Errorf("tunnel: agent binary: %w", err)}
 	}
 	fi, err := f.Stat()
+	if err == nil && fi.Size() == u.Size && !fi.ModTime().Equal(u.modTime) {
+		// Touched, or replaced by a copy: the same bytes will do.
+		h := sha256.New()
+		if _, err = io.Copy(h, f); err == nil && hex.EncodeToString(h.Sum(nil)) == u.SHA256 {
+			_, err = f.Seek(0, io.SeekStart)
+			return f, func() { f.Close() }, err
+		}
+	}
 	if err != nil || fi.Size() != u.Size || !fi.ModTime().Equal(u.modTime) {
 		f.Close()
-		return nil, nil, &sourceError{fmt.Errorf("tunnel: agent binary %s changed since it was hashed: was it rebuilt? Start again", u.path)}
+		return nil, nil, &sourceError{fmt.Errorf("tunnel: agent binary %s %w", u.path, errBinaryChanged)}
 	}
 	return f, func() { f.Close() }, nil
 }
@@ -128,7 +142,7 @@ func (b *AgentBinary) Upload(enc string) (*AgentUpload, error) {
 	v, _ := b.compressed.LoadOrStore(enc, &compressedAgent{})
 	c := v.(*compressedAgent)
 	c.once.Do(func() { c.up, c.err = b.compress(enc) })
-	if c.err != nil {
+	if c.err != nil && !errors.Is(c.err, errBinaryChanged) {
 		b.compressed.CompareAndDelete(enc, c) // the next connect tries again
 	}
 	return c.up, c.err
@@ -164,7 +178,7 @@ func (b *AgentBinary) compress(enc string) (*AgentUpload, error) {
 		return nil, fmt.Errorf("tunnel: agent binary: %w", err)
 	}
 	if got := hexSHA256(raw); got != b.SHA256 {
-		return nil, fmt.Errorf("tunnel: agent binary %s changed since it was hashed (sha256 %s, then %s): was it rebuilt? Start again", b.Path, got, b.SHA256)
+		return nil, fmt.Errorf("tunnel: agent binary %s %w (sha256 %s, then %s)", b.Path, errBinaryChanged, got, b.SHA256)
 	}
 	var out []byte
 	if enc == "zst" {
@@ -362,14 +376,16 @@ func hashBinary(path string) (*AgentBinary, error) {
 		return nil, fmt.Errorf("tunnel: agent binary: %w", err)
 	}
 	defer f.Close()
+	before, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("tunnel: agent binary: %w", err)
+	}
 	cacheFile := ""
-	if fi, err := f.Stat(); err == nil {
-		if dir, err := os.UserCacheDir(); err == nil {
-			key := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%d\x00%d\x00%s", path, fi.Size(), fi.ModTime().UnixNano(), agent.BuildID(path))))
-			cacheFile = filepath.Join(dir, "chopplan", "sums", hex.EncodeToString(key[:16]))
-			if sum, err := os.ReadFile(cacheFile); err == nil && len(sum) == 64 {
-				return &AgentBinary{Path: path, SHA256: string(sum), Size: fi.Size(), modTime: fi.ModTime()}, nil
-			}
+	if dir, err := os.UserCacheDir(); err == nil {
+		key := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%d\x00%d\x00%s", path, before.Size(), before.ModTime().UnixNano(), agent.BuildID(path))))
+		cacheFile = filepath.Join(dir, "chopplan", "sums", hex.EncodeToString(key[:16]))
+		if sum, err := os.ReadFile(cacheFile); err == nil && len(sum) == 64 {
+			return &AgentBinary{Path: path, SHA256: string(sum), Size: before.Size(), modTime: before.ModTime()}, nil
 		}
 	}
 	h := sha256.New()
@@ -377,13 +393,13 @@ func hashBinary(path string) (*AgentBinary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tunnel: hashing agent binary %s: %w", path, err)
 	}
+	after, err := f.Stat()
+	if err != nil || n != before.Size() || after.Size() != n || !after.ModTime().Equal(before.ModTime()) {
+		return nil, fmt.Errorf("tunnel: agent binary %s changed while it was hashed: start again once it is built", path)
+	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	if cacheFile != "" {
 		_ = atomicfile.WriteFile(cacheFile, []byte(sum), 0o600)
 	}
-	b := &AgentBinary{Path: path, SHA256: sum, Size: n}
-	if fi, err := f.Stat(); err == nil {
-		b.modTime = fi.ModTime()
-	}
-	return b, nil
+	return &AgentBinary{Path: path, SHA256: sum, Size: n, modTime: before.ModTime()}, nil
 }

@@ -275,8 +275,8 @@ func bootstrap(ctx context.Context, host string, w io.Writer, r *bufio.Reader, e
 	}
 	var bin *AgentBinary
 	enc := "gz"
-	// An upload the script stopped reading (its decompressor failed) ends
-	// in a broken pipe; the script's own last word says why. One whose
+	// An upload the script stopped reading (it gave up early: a full disk)
+	// ends in a broken pipe; the script's own last word says why. One whose
 	// bytes could not be read leaves the script waiting for them: the
 	// caller ends the session.
 	uploadFailed := func(err error) (bootstrapResult, error) {

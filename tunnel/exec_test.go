@@ -365,8 +365,8 @@ func TestBootstrapDamagedCachedUploadIsMadeAgain(t *testing.T) {
 				out := &tunneltest.SyncBuffer{}
 				kind := tunnel.Exec("damaged-cache", hostArgv(bin, t.TempDir()))
 				tun := tunnel.New(kind, tunnel.Options{Agents: &tunnel.AgentBinaries{}, Output: out}) // a new process, as it were
-				defer tun.Close()
 				err := tun.Connect(context.Background())
+				tun.Close() // waits for the host's stderr to be copied
 				return out.String(), err
 			}
 			out, err := connect()

@@ -28,12 +28,14 @@ import (
 // which is what lets its buffer grow while the command keeps up). One
 // request is outstanding at a time, sent when pacingChunk bytes or more
 // have gone since the last reply, so the writer advances about half the
-// limit per round trip. The limit is pacingMin on a link with no latency
-// to speak of, and grows with the shortest round trip seen so that the
+// limit per round trip. The limit is pacingMin while the shortest round
+// trip seen is under pacingNear, and beyond that grows with it so that the
 // pace is at least pacingRate, doubling at most with each answer (the
-// first round trips wait behind the data sent before them, and would
-// overstate the link's): on a distant host the network soon paces the
-// upload, and pacing costs it a few round trips at the start. A request
+// first round trips wait behind the data sent before them, and overstate
+// the link's: on loopback they alone would have raised the limit to
+// 256-512 KiB, which made the upload slower): on a distant host the
+// network soon paces the upload, and pacing costs it a few round trips at
+// the start. A request
 // unanswered for pacingGiveUp (a server that ignores global requests)
 // ends the pacing, as does a failed one (the connection is gone); writes
 // then go straight through.
@@ -47,6 +49,7 @@ const (
 	pacingMin    = 128 << 10
 	pacingRate   = 256 << 20 // bytes per second: 256 MiB/s
 	pacingGiveUp = time.Second
+	pacingNear   = time.Millisecond // round trips this short keep the limit at pacingMin
 )
 
 // errProbeTimeout ends pacing when a probe goes unanswered.
@@ -59,6 +62,7 @@ type pacedWriter struct {
 	w      io.Writer
 	probe  func() error
 	rate   float64       // pacingRate; 0 keeps the limit at pacingMin
+	near   time.Duration // pacingNear
 	giveUp time.Duration // pacingGiveUp
 
 	mu      sync.Mutex
@@ -73,7 +77,7 @@ type pacedWriter struct {
 }
 
 func newPacedWriter(w io.Writer, probe func() error) *pacedWriter {
-	p := &pacedWriter{w: w, probe: probe, rate: pacingRate, giveUp: pacingGiveUp, limit: pacingMin}
+	p := &pacedWriter{w: w, probe: probe, rate: pacingRate, near: pacingNear, giveUp: pacingGiveUp, limit: pacingMin}
 	p.cond.L = &p.mu
 	return p
 }
@@ -132,7 +136,10 @@ func (p *pacedWriter) probeLoop(at int64) {
 			if p.minRTT == 0 || rtt < p.minRTT {
 				p.minRTT = rtt
 			}
-			want := max(pacingMin, 2*int64(p.minRTT.Seconds()*p.rate))
+			want := int64(pacingMin)
+			if p.minRTT > p.near {
+				want = max(want, 2*int64(p.minRTT.Seconds()*p.rate))
+			}
 			p.limit = min(want, 2*p.limit)
 		}
 		p.cond.Broadcast()

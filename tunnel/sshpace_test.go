@@ -53,7 +53,9 @@ func newRecorder(t *testing.T, answer chan error) *probeRecorder {
 }
 
 func TestPacedWriterKeepsWithinLimit(t *testing.T) {
-	r := newRecorder(t, make(chan error))
+	answer := make(chan error)
+	t.Cleanup(func() { close(answer) }) // the probe still waiting, if any
+	r := newRecorder(t, answer)
 	payload := bytes.Repeat([]byte("0123456789abcdef"), 5<<20/16+7)
 	done := make(chan error, 1)
 	go func() {
@@ -167,5 +169,32 @@ func TestPacedWriterStopsPacingWhenProbeUnanswered(t *testing.T) {
 	n, err := w.Write(make([]byte, 4*pacingMin))
 	if err != nil || n != 4*pacingMin {
 		t.Fatalf("Write = %d, %v with probes unanswered; want all of it written", n, err)
+	}
+}
+
+// A near server whose first answers come late (they wait behind the data
+// sent before them): the limit stays pacingMin.
+func TestPacedWriterNearLinkKeepsLimit(t *testing.T) {
+	late := 2 // answers that take 5 ms: under w.near, but enough to ask for more
+	maxLimit := int64(0)
+	var w *pacedWriter
+	w = newPacedWriter(&bytes.Buffer{}, func() error {
+		w.mu.Lock()
+		maxLimit = max(maxLimit, w.limit)
+		w.mu.Unlock()
+		if late > 0 {
+			late--
+			time.Sleep(5 * time.Millisecond)
+		}
+		return nil
+	})
+	w.near = time.Second // a sleep overshoots; the near link is scaled up with it
+	if _, err := w.Write(make([]byte, 2<<20)); err != nil {
+		t.Fatal(err)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if maxLimit != pacingMin || w.limit != pacingMin {
+		t.Fatalf("limit rose to %d (now %d) on a link whose round trips are under %v; want %d throughout", maxLimit, w.limit, w.near, pacingMin)
 	}
 }

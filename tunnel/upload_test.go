@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -12,16 +13,20 @@ import (
 // An upload whose bytes cannot all be read is refused before anything is
 // sent (the target would wait for the missing bytes), as a *sourceError:
 // a cached copy truncated in place, and a binary rebuilt since it was
-// hashed.
+// hashed (one only touched goes, its bytes being the same).
 func TestUploadRefusedBeforeSendingWhenItsFileChanged(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	other := "arm64" // a platform other than this one's: its binary is the file below
+	if runtime.GOARCH == other {
+		other = "amd64"
+	}
 	dir := t.TempDir()
-	path := filepath.Join(dir, "chopplan-linux-arm64")
+	path := filepath.Join(dir, "chopplan-linux-"+other)
 	if err := os.WriteFile(path, bytes.Repeat([]byte("an agent "), 1<<16), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	binary := func() *AgentBinary {
-		b, err := (&AgentBinaries{Dir: dir}).For("linux", "arm64") // a new process, as it were
+		b, err := (&AgentBinaries{Dir: dir}).For("linux", other) // a new process, as it were
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,10 +54,19 @@ func TestUploadRefusedBeforeSendingWhenItsFileChanged(t *testing.T) {
 	}
 	refused("cached copy truncated", b, "zst")
 
+	// Touched only: the same bytes go.
 	b = binary()
 	later := time.Now().Add(time.Hour)
-	if err := os.Chtimes(path, later, later); err != nil { // rebuilt, as it were
+	if err := os.Chtimes(path, later, later); err != nil {
 		t.Fatal(err)
 	}
-	refused("binary changed since it was hashed", b, "raw")
+	var sent bytes.Buffer
+	if err := upload(&sent, b, "raw"); err != nil || int64(sent.Len()) <= b.Size {
+		t.Fatalf("upload of a binary only touched since it was hashed: %v, %d bytes sent", err, sent.Len())
+	}
+	// Rebuilt to the same size: refused.
+	if err := os.WriteFile(path, bytes.Repeat([]byte("a rebuilt"), 1<<16), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	refused("binary rebuilt since it was hashed", b, "raw")
 }
