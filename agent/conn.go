@@ -59,6 +59,11 @@ type PipeLender interface {
 // nothing (256 small frames in a 1 MiB pipe, 256 MiB).
 const minLend = 64 << 10
 
+// maxLent bounds the chunks held at once: a 1 MiB pipe holds at most 16
+// lent payloads. Past it the reader is not taking them, or their count
+// cannot be read, and payloads are copied instead.
+const maxLent = 20
+
 type lentChunk struct {
 	c   *chunk.Chunk
 	end int64 // the stream's written count once its bytes were in
@@ -130,6 +135,16 @@ func (c *conn) sendLent(id uint32, ch *chunk.Chunk, p []byte) error {
 	}
 	var hdr [frameHeaderLen]byte
 	c.w.Write(appendFrameHeader(hdr[:0], frameData, id, len(p)))
+	if len(c.lent) >= maxLent {
+		c.reclaim()
+	}
+	if len(c.lent) >= maxLent {
+		// The reader is not taking what was lent, or its count cannot be
+		// read: copy, so that no more is held.
+		c.w.Write(p)
+		c.werr = c.w.Flush()
+		return c.werr
+	}
 	if c.werr = c.w.Flush(); c.werr != nil {
 		return c.werr
 	}
@@ -140,6 +155,10 @@ func (c *conn) sendLent(id uint32, ch *chunk.Chunk, p []byte) error {
 	ch.Hold()
 	c.lent = append(c.lent, lentChunk{ch, c.written + int64(len(p))})
 	if c.werr = c.lender.Lend(p); c.werr != nil {
+		// The frame is cut short and the reader may still be there,
+		// waiting for the rest: end the stream. Not here, under wmu, as
+		// closing may wait for the peer.
+		go c.close()
 		return c.werr
 	}
 	c.written += int64(len(p))

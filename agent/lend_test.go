@@ -42,11 +42,39 @@ func TestOnlyLargePayloadsAreLentAndHeldUntilRead(t *testing.T) {
 	if pipe.lends != 1 || len(c.lent) != 1 || c.written != int64(pipe.written) {
 		t.Fatalf("%d lends, %d held, %d bytes counted of %d", pipe.lends, len(c.lent), c.written, pipe.written)
 	}
-	pipe.unread = 0 // all read
+	// A window frame follows; the reader has taken all but the payload's
+	// last byte: still held.
 	if err := c.send(frameWindow, 1, []byte{0, 0, 0, 1}); err != nil {
 		t.Fatal(err)
 	}
+	window := frameHeaderLen + 4
+	pipe.unread = window + 1
+	c.reclaim()
+	if len(c.lent) != 1 {
+		t.Fatal("a chunk was released with a byte of its payload unread")
+	}
+	pipe.unread = window // the payload taken, the frame after it not
+	c.reclaim()
 	if len(c.lent) != 0 {
 		t.Fatal("a chunk the reader took is still held")
+	}
+}
+
+// A reader that takes nothing holds at most maxLent chunks: past that,
+// payloads are copied.
+func TestLentChunksAreBounded(t *testing.T) {
+	pipe := &fakePipe{unread: 1 << 40}
+	c := newConn("t", pipe)
+	s := newSendStream(c, 1)
+	s.window = 1 << 40
+	for i := 0; i < 3*maxLent; i++ {
+		ch := chunk.Get(chunk.Size)
+		if err := s.WriteChunk(ch); err != nil {
+			t.Fatal(err)
+		}
+		ch.Release()
+	}
+	if pipe.lends != maxLent || len(c.lent) != maxLent {
+		t.Fatalf("%d lends, %d chunks held; want %d each", pipe.lends, len(c.lent), maxLent)
 	}
 }

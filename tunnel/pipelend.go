@@ -41,10 +41,12 @@ func unread(w *os.File) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var n int
+	var n uint32
 	var ierr error
-	if err := rc.Control(func(fd uintptr) { n, ierr = unix.IoctlGetInt(int(fd), unix.TIOCINQ) }); err != nil {
+	// FIONREAD (TIOCINQ) writes a 4-byte int: read as an 8-byte one,
+	// a big-endian host would see the count shifted 32 bits.
+	if err := rc.Control(func(fd uintptr) { n, ierr = unix.IoctlGetUint32(int(fd), unix.TIOCINQ) }); err != nil {
 		return 0, err
 	}
-	return n, ierr
+	return int(n), ierr
 }

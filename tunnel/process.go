@@ -80,7 +80,10 @@ func (p *processStream) SetReadDeadline(t time.Time) error { return p.stdout.Set
 func (p *processStream) Write(b []byte) (int, error) { return p.stdin.Write(b) }
 
 // CanLend, Lend and Unread make the agent's stdin an agent.PipeLender: a
-// put's chunks go into it as pages, not copies.
+// put's chunks go into it as pages, not copies. That holds because its
+// reader is the agent, or sudo passing it on, and both copy what they
+// read; the exec kind, whose command might splice its stdin onwards,
+// wraps its process in a bootstrapStream, which does not lend.
 func (p *processStream) CanLend() bool        { return true }
 func (p *processStream) Lend(b []byte) error  { return lend(p.stdin, b) }
 func (p *processStream) Unread() (int, error) { return unread(p.stdin) }
