@@ -220,11 +220,12 @@ func (s *sendStream) WriteChunk(c *chunk.Chunk) error {
 		if err != nil {
 			return err
 		}
-		send := s.c.sendLent
 		if n < minLend { // the window's last few bytes: copied
-			send = func(id uint32, _ *chunk.Chunk, p []byte) error { return s.c.send(frameData, id, p) }
+			err = s.c.send(frameData, s.id, p[:n])
+		} else {
+			err = s.c.sendLent(s.id, c, p[:n])
 		}
-		if err := send(s.id, c, p[:n]); err != nil {
+		if err != nil {
 			s.abort(err)
 			return err
 		}

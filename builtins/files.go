@@ -435,10 +435,7 @@ func fetch(cc agent.CallContext, args cty.Value) (cty.Value, error) {
 	err = hashpipe.Chunks(f, func(c *chunk.Chunk) error {
 		h.Write(c, c.B)
 		n += int64(len(c.B))
-		if cw, ok := send.(chunk.Writer); ok {
-			return cw.WriteChunk(c) // the stream may send the chunk's own pages
-		}
-		_, err := send.Write(c.B)
+		_, err := chunk.Write(send, c) // the stream may send the chunk's own pages
 		return err
 	})
 	sum := h.Sum()

@@ -203,16 +203,7 @@ func (b *putBody) WriteTo(w io.Writer) (int64, error) {
 		if h != nil {
 			h.Write(c, c.B)
 		}
-		var k int
-		var err error
-		if cw, ok := w.(chunk.Writer); ok {
-			err = cw.WriteChunk(c) // the stream may send the chunk's own pages
-			if err == nil {
-				k = len(c.B)
-			}
-		} else {
-			k, err = w.Write(c.B)
-		}
+		k, err := chunk.Write(w, c) // the stream may send the chunk's own pages
 		n += int64(k)
 		if b.progress != nil {
 			b.progress(n, b.size)

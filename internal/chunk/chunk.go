@@ -8,6 +8,7 @@
 package chunk
 
 import (
+	"io"
 	"sync"
 	"sync/atomic"
 )
@@ -59,6 +60,20 @@ func (c *Chunk) Release() {
 // its destination is one.
 type Writer interface {
 	WriteChunk(c *Chunk) error
+}
+
+// Write gives c to w: the chunk itself when w is a Writer (a stream that
+// may keep it, or send its pages), else its bytes. It returns how many
+// bytes went, as io.Writer does.
+func Write(w io.Writer, c *Chunk) (int, error) {
+	cw, ok := w.(Writer)
+	if !ok {
+		return w.Write(c.B)
+	}
+	if err := cw.WriteChunk(c); err != nil {
+		return 0, err
+	}
+	return len(c.B), nil
 }
 
 // WriteBytes gives p to w as a chunk of its own: the io.Writer side of a

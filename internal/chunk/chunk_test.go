@@ -1,6 +1,9 @@
 package chunk
 
-import "testing"
+import (
+	"bytes"
+	"testing"
+)
 
 func TestHoldRelease(t *testing.T) {
 	c := Get(10)
@@ -24,4 +27,27 @@ func TestLargeChunksAreNotPooled(t *testing.T) {
 		t.Fatalf("chunk of %d, pooled %v", len(c.B), c.pooled)
 	}
 	c.Release()
+}
+
+// takes is a Writer that records the chunks it is given.
+type takes struct{ got []*Chunk }
+
+func (w *takes) WriteChunk(c *Chunk) error { w.got = append(w.got, c); return nil }
+func (w *takes) Write(p []byte) (int, error) {
+	panic("a chunk.Writer was given bytes")
+}
+
+// Write hands a Writer the chunk itself, and any other writer its bytes.
+func TestWriteGivesAWriterTheChunk(t *testing.T) {
+	c := Get(5)
+	defer c.Release()
+	copy(c.B, "bytes")
+	w := &takes{}
+	if n, err := Write(w, c); err != nil || n != 5 || len(w.got) != 1 || w.got[0] != c {
+		t.Fatalf("Write to a chunk.Writer: %d, %v, got %v", n, err, w.got)
+	}
+	var buf bytes.Buffer
+	if n, err := Write(&buf, c); err != nil || n != 5 || buf.String() != "bytes" {
+		t.Fatalf("Write to a bytes.Buffer: %d, %v, %q", n, err, buf.String())
+	}
 }
