@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -86,20 +87,29 @@ func (u *AgentUpload) source() (io.Reader, func(), error) {
 	if err != nil {
 		return nil, nil, &sourceError{fmt.Errorf("tunnel: agent binary: %w", err)}
 	}
-	fi, err := f.Stat()
-	if err == nil && fi.Size() == u.Size && !fi.ModTime().Equal(u.modTime) {
-		// Touched, or replaced by a copy: the same bytes will do.
-		h := sha256.New()
-		if _, err = io.Copy(h, f); err == nil && hex.EncodeToString(h.Sum(nil)) == u.SHA256 {
-			_, err = f.Seek(0, io.SeekStart)
-			return f, func() { f.Close() }, err
-		}
-	}
-	if err != nil || fi.Size() != u.Size || !fi.ModTime().Equal(u.modTime) {
+	if !u.sameBinary(f) {
 		f.Close()
 		return nil, nil, &sourceError{fmt.Errorf("tunnel: agent binary %s %w", u.path, errBinaryChanged)}
 	}
 	return f, func() { f.Close() }, nil
+}
+
+// sameBinary reports whether f is still the binary that was hashed: its
+// size and time unchanged, or, with only its time changed (touched, or
+// replaced by a copy), the same bytes. f is left at its start.
+func (u *AgentUpload) sameBinary(f *os.File) bool {
+	fi, err := f.Stat()
+	if err != nil || fi.Size() != u.Size {
+		return false
+	}
+	if fi.ModTime().Equal(u.modTime) {
+		return true
+	}
+	if hashReader(context.Background(), f) != u.SHA256 {
+		return false
+	}
+	_, err = f.Seek(0, io.SeekStart)
+	return err == nil
 }
 
 // WriteTo sends the upload's bytes to w.
@@ -164,7 +174,7 @@ func (b *AgentBinary) Upload(enc string) (*AgentUpload, error) {
 // again first otherwise: reading and hashing the 5.8 MB copy before
 // sending it cost a first connect 8 ms while the target waited. A copy
 // damaged in place since, size and time kept, fails the target's checks;
-// the controller then drops it (forgetUpload), so the next run makes it
+// the controller then drops it (dropUpload), so the next run makes it
 // again.
 func (b *AgentBinary) compress(enc string) (*AgentUpload, error) {
 	cache := b.uploadCache(enc)
@@ -216,15 +226,19 @@ func (b *AgentBinary) uploadCache(enc string) string {
 	return filepath.Join(dir, "chopplan", "agent-"+b.SHA256+"."+enc)
 }
 
-// forgetUpload drops the enc form of the binary, which a target refused:
-// the cached copy and the one this process holds.
-func (b *AgentBinary) forgetUpload(enc string) {
+// forgetUpload drops the enc form of the binary this process holds, so
+// the next upload makes or opens it again.
+func (b *AgentBinary) forgetUpload(enc string) { b.compressed.Delete(enc) }
+
+// dropUpload drops the enc form of the binary, which a target refused:
+// the cached copy too.
+func (b *AgentBinary) dropUpload(enc string) {
 	if cache := b.uploadCache(enc); cache != "" {
 		os.Remove(cache + ".seen")
 		os.Remove(cache + ".sha256")
 		os.Remove(cache)
 	}
-	b.compressed.Delete(enc)
+	b.forgetUpload(enc)
 }
 
 // cachedUpload returns the upload cached at path, with the sha256 recorded

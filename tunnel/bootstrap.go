@@ -275,6 +275,16 @@ func bootstrap(ctx context.Context, host string, w io.Writer, r *bufio.Reader, e
 	}
 	var bin *AgentBinary
 	enc := "gz"
+	// scriptFailed is the script's "error" line as the bootstrap's error.
+	// An upload it refused may be a cached copy damaged since: dropped, it
+	// is made again next time.
+	scriptFailed := func(line string) (bootstrapResult, error) {
+		msg := strings.TrimSpace(strings.TrimPrefix(line, "error"))
+		if bin != nil && res.Uploaded && (strings.Contains(msg, uploadSumMismatch) || strings.Contains(msg, uploadUnchecked)) {
+			bin.dropUpload(enc)
+		}
+		return fail(msg, "")
+	}
 	// An upload the script stopped reading (it gave up early: a full disk)
 	// ends in a broken pipe; the script's own last word says why. One whose
 	// bytes could not be read leaves the script waiting for them: the
@@ -282,11 +292,11 @@ func bootstrap(ctx context.Context, host string, w io.Writer, r *bufio.Reader, e
 	uploadFailed := func(err error) (bootstrapResult, error) {
 		var src *sourceError
 		if errors.As(err, &src) {
-			bin.compressed.Delete(enc) // made or opened again next time
+			bin.forgetUpload(enc)
 			return res, fmt.Errorf("tunnel: uploading the agent to %s: %w", host, err)
 		}
 		if line, rerr := readBootstrapLine(r, env.Stderr); rerr == nil && strings.HasPrefix(line, "error") {
-			return fail(strings.TrimSpace(strings.TrimPrefix(line, "error")), "")
+			return scriptFailed(line)
 		}
 		return res, fmt.Errorf("tunnel: uploading the agent to %s: %w", host, err)
 	}
@@ -311,11 +321,7 @@ func bootstrap(ctx context.Context, host string, w io.Writer, r *bufio.Reader, e
 			res.Binary = bin
 			return res, nil
 		case "error":
-			msg := strings.TrimSpace(strings.TrimPrefix(line, "error"))
-			if bin != nil && res.Uploaded && (strings.Contains(msg, uploadSumMismatch) || strings.Contains(msg, uploadUnchecked)) {
-				bin.forgetUpload(enc) // a cached copy damaged since, maybe: made again next time
-			}
-			return fail(msg, "")
+			return scriptFailed(line)
 		case "probe":
 			if len(f) < 5 {
 				return fail("malformed reply from the bootstrap script: "+strconv.Quote(line), "")

@@ -358,10 +358,7 @@ func (k *sshKind) startSession(ctx context.Context, conn *sshConn, target *sshHo
 	stop := context.AfterFunc(ctx, conn.close)
 	defer stop()
 	r := bufio.NewReaderSize(stdout, 64<<10)
-	var w io.Writer = stdin // the bootstrap's: see pacedWriter
-	if target.keepAlive > 0 {
-		w = newPacedWriter(stdin, conn.probe)
-	}
+	w := bootstrapWriter(stdin, target.keepAlive, conn.probe)
 	if k.cfg.Sudo && k.cfg.SudoPassword != "" {
 		if err := k.sendSudoPassword(w, r); err != nil {
 			drainStderr(sess)

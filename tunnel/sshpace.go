@@ -52,6 +52,15 @@ const (
 	pacingNear   = time.Millisecond // round trips this short keep the limit at pacingMin
 )
 
+// bootstrapWriter is what the bootstrap writes the session's stdin
+// through: paced by probe, unless keepalives are off (keepAlive <= 0).
+func bootstrapWriter(stdin io.Writer, keepAlive time.Duration, probe func() error) io.Writer {
+	if keepAlive <= 0 {
+		return stdin
+	}
+	return newPacedWriter(stdin, probe)
+}
+
 // errProbeTimeout ends pacing when a probe goes unanswered.
 var errProbeTimeout = errors.New("no answer to a keepalive")
 

@@ -198,3 +198,16 @@ func TestPacedWriterNearLinkKeepsLimit(t *testing.T) {
 		t.Fatalf("limit rose to %d (now %d) on a link whose round trips are under %v; want %d throughout", maxLimit, w.limit, w.near, pacingMin)
 	}
 }
+
+// A host with keepalives off (ServerAliveInterval 0) may be one that does
+// not answer them: its bootstrap is not paced.
+func TestBootstrapNotPacedWithKeepalivesOff(t *testing.T) {
+	stdin := &bytes.Buffer{}
+	probe := func() error { return nil }
+	if w := bootstrapWriter(stdin, -1, probe); w != stdin {
+		t.Fatalf("keepalives off: the bootstrap writes through %T", w)
+	}
+	if w, ok := bootstrapWriter(stdin, 15*time.Second, probe).(*pacedWriter); !ok || w.w != stdin {
+		t.Fatal("keepalives on: the bootstrap is not paced")
+	}
+}
