@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -206,8 +207,30 @@ func (c *conn) sendBody(t frameType, id uint32, head []byte, body [][]byte) erro
 	return c.send(t, id, frame...)
 }
 
+// errConnClosed is what a send on a closed connection returns.
+var errConnClosed = errors.New("connection closed")
+
 func (c *conn) close() {
-	c.closeOnce.Do(func() { c.rw.Close() })
+	c.closeOnce.Do(func() {
+		c.rw.Close()
+		if c.lender == nil {
+			return
+		}
+		// What is still lent may yet be read: closing does not end every
+		// reader (a root agent under sudo outlives a kill of sudo). The
+		// pipe keeps those pages and the chunks are not reused over them.
+		// wmu is free once the stream is closed: a pipe's close wakes a
+		// write waiting in it.
+		c.wmu.Lock()
+		defer c.wmu.Unlock()
+		if c.werr == nil {
+			c.werr = errConnClosed
+		}
+		for _, l := range c.lent {
+			l.c.ReleaseLent()
+		}
+		c.lent = nil
+	})
 }
 
 // bodies gathers multi-frame bodies by call id. Each body is bounded by

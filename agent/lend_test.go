@@ -78,3 +78,33 @@ func TestLentChunksAreBounded(t *testing.T) {
 		t.Fatalf("%d lends, %d chunks held; want %d each", pipe.lends, len(c.lent), maxLent)
 	}
 }
+
+// Closing a connection gives up the pages of what is still lent, for the
+// pipe's reader may outlive the close; the stream then takes no more.
+func TestCloseGivesUpTheLentPages(t *testing.T) {
+	pipe := &fakePipe{unread: 1 << 30}
+	c := newConn("t", pipe)
+	s := newSendStream(c, 1)
+	big := chunk.Get(chunk.Size)
+	b := big.B
+	for i := range b {
+		b[i] = 'x'
+	}
+	if err := s.WriteChunk(big); err != nil {
+		t.Fatal(err)
+	}
+	big.Release()
+	if len(c.lent) != 1 || b[0] != 'x' {
+		t.Fatalf("%d chunks held after a lend", len(c.lent))
+	}
+	c.close()
+	if len(c.lent) != 0 {
+		t.Fatal("chunks still held after close")
+	}
+	if b[0] != 0 || b[len(b)-1] != 0 {
+		t.Fatal("close let the lent chunk go with its pages: they read as before")
+	}
+	if err := c.send(frameWindow, 1, []byte{0, 0, 0, 1}); err != errConnClosed {
+		t.Fatalf("a send after close: %v", err)
+	}
+}

@@ -21,6 +21,14 @@ type Chunk struct {
 	B      []byte
 	refs   atomic.Int32
 	pooled bool
+	lent   atomic.Bool // ReleaseLent: a pipe may hold its pages
+}
+
+// stranded keeps the chunks lent to a pipe whose pages could not be
+// given up (dropPages): reused, they would change what the pipe holds.
+var stranded struct {
+	sync.Mutex
+	chunks []*Chunk
 }
 
 var pool = sync.Pool{New: func() any { return &Chunk{B: make([]byte, Size), pooled: true} }}
@@ -46,13 +54,34 @@ func (c *Chunk) Hold() { c.refs.Add(1) }
 // Release drops a reference; the last one returns the chunk to the pool.
 func (c *Chunk) Release() {
 	n := c.refs.Add(-1)
-	if n == 0 && c.pooled {
-		c.B = c.B[:cap(c.B)]
-		pool.Put(c)
-	}
 	if n < 0 {
 		panic("chunk: released more often than held")
 	}
+	if n > 0 {
+		return
+	}
+	c.B = c.B[:cap(c.B)]
+	if c.lent.Swap(false) && !dropPages(c.B) {
+		stranded.Lock()
+		stranded.chunks = append(stranded.chunks, c)
+		stranded.Unlock()
+		return
+	}
+	if c.pooled {
+		pool.Put(c)
+	}
+}
+
+// ReleaseLent is Release for a holder that put c's pages in a pipe
+// (vmsplice(2)) and cannot wait for the pipe's reader to take them: a
+// connection closed while its reader, a process the controller cannot
+// kill, may read on. When the last reference goes, c's pages are given
+// up (madvise(MADV_DONTNEED)) before the chunk is reused or collected:
+// the pipe keeps them as they were, and c reads as zeros. A chunk whose
+// pages are not wholly its own (not page-aligned) is never reused.
+func (c *Chunk) ReleaseLent() {
+	c.lent.Store(true)
+	c.Release()
 }
 
 // Writer is a consumer that takes chunks rather than bytes, so it can
