@@ -47,12 +47,15 @@ func (e *execKind) Start(ctx context.Context, env *StartEnv) (Stream, error) {
 	if err != nil {
 		return nil, fmt.Errorf("exec %s: %w", e.name, err)
 	}
-	stop := context.AfterFunc(ctx, func() { p.cmd.Process.Kill() })
+	// Cancelled, the command and what it started are killed, and its
+	// stdout closed under the bootstrap: a child that escaped the kill
+	// may hold its other end.
+	stop := context.AfterFunc(ctx, func() { p.kill(); p.stdout.Close() })
 	r := bufio.NewReaderSize(p.stdout, 64<<10)
 	res, err := bootstrap(ctx, e.name, p.stdin, r, env)
 	stop()
 	if err != nil {
-		p.cmd.Process.Kill()
+		p.kill()
 		p.Close()
 		if exit := p.Exited(); exit != nil && ctx.Err() == nil {
 			err = fmt.Errorf("%w (%s %v)", err, e.argv[0], exit)

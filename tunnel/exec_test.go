@@ -2,12 +2,15 @@ package tunnel_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/chopplan/chopplan/internal/testenv"
 	"github.com/chopplan/chopplan/tunnel"
@@ -404,4 +407,48 @@ func TestBootstrapDamagedCachedUploadIsMadeAgain(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A relaying command that leaves a child holding its stdout and stderr
+// does not hold up a cancelled connect, nor its close: the command's
+// whole process group is killed.
+func TestExecCancelledConnectKillsWhatTheCommandStarted(t *testing.T) {
+	t.Parallel()
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	// The child never ends by itself, and no bootstrap is ever answered.
+	kind := tunnel.Exec("stuck", []string{"sh", "-c", "sleep infinity & echo $! >" + pidFile + "; wait"})
+	tun := tunnel.New(kind, tunnel.Options{Output: &tunneltest.SyncBuffer{}})
+	defer tun.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var pid int
+	go func() {
+		defer cancel()
+		for {
+			if b, err := os.ReadFile(pidFile); err == nil && strings.HasSuffix(string(b), "\n") {
+				pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	if err := tun.Connect(ctx); err == nil {
+		t.Fatal("a connect to a command that never answers succeeded")
+	}
+	if pid == 0 {
+		t.Fatal("the command's child never started")
+	}
+	if processAlive(pid) {
+		t.Fatalf("the command's child (pid %d) outlived the cancelled connect", pid)
+	}
+}
+
+// processAlive reports whether pid is a process that has not exited.
+func processAlive(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }

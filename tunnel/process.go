@@ -51,6 +51,9 @@ func startProcess(ctx context.Context, argv []string, stderr io.Writer, extraEnv
 	// controller's group, and the controller decides what it stops (the
 	// first lets running tasks finish); the agent ends when its input does.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	// Children it leaves holding stderr (a relaying command's) would keep
+	// Wait, and so Close, waiting for their end of the pipe.
+	cmd.WaitDelay = time.Second
 	err = cmd.Start()
 	inR.Close()
 	outW.Close()
@@ -96,12 +99,22 @@ func (p *processStream) Close() error {
 		select {
 		case <-p.waitDone:
 		case <-time.After(closeGrace):
-			p.cmd.Process.Kill()
+			p.kill()
 			<-p.waitDone
 		}
 		p.stdout.Close()
 	})
 	return nil
+}
+
+// kill ends the process and the rest of its process group: a command
+// that relays the stream (the exec kind) may have started children that
+// hold its stdout open, which a kill of the command alone leaves reading
+// on. A member that is not this user's (a root agent under sudo) is not
+// reached.
+func (p *processStream) kill() {
+	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	p.cmd.Process.Kill()
 }
 
 // Exited reports the agent's exit once it has exited, else nil.

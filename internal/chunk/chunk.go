@@ -31,7 +31,9 @@ var stranded struct {
 	chunks []*Chunk
 }
 
-var pool = sync.Pool{New: func() any { return &Chunk{B: make([]byte, Size), pooled: true} }}
+// The pool's chunks are whole pages (pageAligned), so that a lent one can
+// give its pages up (ReleaseLent).
+var pool = sync.Pool{New: func() any { return &Chunk{B: pageAligned(Size), pooled: true} }}
 
 // Get returns a chunk of n bytes with one reference, the caller's. Sizes
 // over Size are allocated, not pooled.
