@@ -233,6 +233,9 @@ func (b *AgentBinary) forgetUpload(enc string) { b.compressed.Delete(enc) }
 // dropUpload drops the enc form of the binary, which a target refused:
 // the cached copy too.
 func (b *AgentBinary) dropUpload(enc string) {
+	if enc != "zst" && enc != "gz" {
+		return // none is made (Upload)
+	}
 	if cache := b.uploadCache(enc); cache != "" {
 		os.Remove(cache + ".seen")
 		os.Remove(cache + ".sha256")

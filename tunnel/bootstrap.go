@@ -309,7 +309,7 @@ func bootstrap(ctx context.Context, host string, w io.Writer, r *bufio.Reader, e
 			return fail(fmt.Sprintf("the shell ended before the agent started (%v)", err),
 				"The target needs a POSIX sh with uname, mkdir and head (and zstd or gzip to receive the agent compressed); its stderr (above) says more")
 		}
-		f := strings.Fields(line)
+		f := strings.Fields(line) // not empty: readBootstrapLine
 		switch f[0] {
 		case "start":
 			if bin == nil {
@@ -334,7 +334,11 @@ func bootstrap(ctx context.Context, host string, w io.Writer, r *bufio.Reader, e
 			if err != nil {
 				return fail(err.Error(), "")
 			}
-			enc = f[4]
+			// The encoding names a cached file on this side (dropUpload):
+			// only the script's three words are taken.
+			if enc = f[4]; enc != "zst" && enc != "gz" && enc != "raw" {
+				return fail("malformed reply from the bootstrap script: "+strconv.Quote(line), "")
+			}
 			if f[3] == bin.SHA256 {
 				// The script looked for this one already: send it.
 				if err := upload(w, bin, enc); err != nil {
@@ -381,26 +385,36 @@ func upload(w io.Writer, bin *AgentBinary, enc string) error {
 }
 
 // readBootstrapLine returns the next line of the script's, without its
-// marker. What a login writes to stdout before the script starts (a
-// chatty ~/.bashrc, say) is passed to stderr, once, with a note, so it
-// neither breaks the bootstrap nor goes unnoticed.
+// marker, and with at least one word. What a login writes to stdout
+// before the script starts (a chatty ~/.bashrc, say) is passed to
+// stderr, once, with a note, so it neither breaks the bootstrap nor goes
+// unnoticed; so is what precedes the marker on its line (such output with
+// no newline of its own). At most 64 KiB of it is taken, in lines of at
+// most r's buffer size.
 func readBootstrapLine(r *bufio.Reader, stderr io.Writer) (string, error) {
+	ignore := func(s string) {
+		if stderr != nil && s != "" {
+			fmt.Fprintf(stderr, "chopplan: ignoring output on stdout before the agent started: %s\n", strings.ToValidUTF8(s, "?"))
+		}
+	}
 	for skipped := 0; ; {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return "", describeBootstrapEOF(err, line)
+		b, err := r.ReadSlice('\n')
+		if err != nil && err != bufio.ErrBufferFull {
+			return "", describeBootstrapEOF(err, string(b))
 		}
-		line = strings.TrimRight(line, "\r\n")
-		if rest, ok := strings.CutPrefix(line, bootstrapMarker+" "); ok && rest != "" {
-			return rest, nil
+		line := strings.TrimRight(string(b), "\r\n")
+		if err == nil {
+			if i := strings.Index(line, bootstrapMarker+" "); i >= 0 {
+				if rest := line[i+len(bootstrapMarker)+1:]; strings.TrimSpace(rest) != "" {
+					ignore(line[:i])
+					return rest, nil
+				}
+			}
 		}
-		skipped += len(line)
-		if skipped > 64<<10 {
+		if skipped += len(b); skipped > 64<<10 {
 			return "", fmt.Errorf("more than 64 KiB of unexpected output on stdout")
 		}
-		if stderr != nil {
-			fmt.Fprintf(stderr, "chopplan: ignoring output on stdout before the agent started: %s\n", line)
-		}
+		ignore(line)
 	}
 }
 
