@@ -392,11 +392,6 @@ func upload(w io.Writer, bin *AgentBinary, enc string) error {
 // no newline of its own). At most 64 KiB of it is taken, in lines of at
 // most r's buffer size.
 func readBootstrapLine(r *bufio.Reader, stderr io.Writer) (string, error) {
-	ignore := func(s string) {
-		if stderr != nil && s != "" {
-			fmt.Fprintf(stderr, "chopplan: ignoring output on stdout before the agent started: %s\n", strings.ToValidUTF8(s, "?"))
-		}
-	}
 	for skipped := 0; ; {
 		b, err := r.ReadSlice('\n')
 		if err != nil && err != bufio.ErrBufferFull {
@@ -406,7 +401,7 @@ func readBootstrapLine(r *bufio.Reader, stderr io.Writer) (string, error) {
 		if err == nil {
 			if i := strings.Index(line, bootstrapMarker+" "); i >= 0 {
 				if rest := line[i+len(bootstrapMarker)+1:]; strings.TrimSpace(rest) != "" {
-					ignore(line[:i])
+					ignoreOutput(stderr, line[:i])
 					return rest, nil
 				}
 			}
@@ -414,7 +409,15 @@ func readBootstrapLine(r *bufio.Reader, stderr io.Writer) (string, error) {
 		if skipped += len(b); skipped > 64<<10 {
 			return "", fmt.Errorf("more than 64 KiB of unexpected output on stdout")
 		}
-		ignore(line)
+		ignoreOutput(stderr, line)
+	}
+}
+
+// ignoreOutput tells stderr, when there is one, of output on stdout
+// that is not the bootstrap's.
+func ignoreOutput(stderr io.Writer, s string) {
+	if stderr != nil && s != "" {
+		fmt.Fprintf(stderr, "chopplan: ignoring output on stdout before the agent started: %s\n", strings.ToValidUTF8(s, "?"))
 	}
 }
 

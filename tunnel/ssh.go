@@ -277,7 +277,9 @@ func (c *sshConn) keepAlive(host string, interval time.Duration, max int) {
 	}
 }
 
-// sudoMarker is the line the sudo wrapper prints when sudo wants a password.
+// sudoMarker begins the lines the sudo wrapper prints: "chopplan-sudo
+// password" when sudo wants the password next on stdin, "chopplan-sudo
+// none" when the sh it runs under sudo reads stdin from then on.
 const sudoMarker = "chopplan-sudo"
 
 // shellCommand is the session's command: a POSIX sh reading the bootstrap
@@ -293,9 +295,20 @@ func (k *sshKind) shellCommand() string {
 	}
 	// Ask sudo first whether it needs the password: with -S it would read
 	// one from stdin, and a NOPASSWD rule would leave the password there
-	// for the script to trip over.
-	return "if sudo -n -u " + u + " true 2>/dev/null; then exec sudo -n -H -u " + u + " -- sh; " +
-		"else echo " + sudoMarker + " password; exec sudo -S -p '' -H -u " + u + " -- sh; fi"
+	// for the script to trip over. The password is tried once, on its
+	// own (printf is the shell's own, so it is in no process's argv): sudo
+	// -S asks up to three times, and would read the script's first lines
+	// as the second and third tries, three failed logins where a lockout
+	// policy counts them. Once it is right, sudo runs sh without asking
+	// again if it keeps credentials, and reads the password once more if
+	// not (timestamp_timeout=0).
+	none := "echo " + sudoMarker + " none; exec sudo -n -H -u " + u + " -- sh"
+	ask := "echo " + sudoMarker + " password"
+	return "if sudo -n -u " + u + " true 2>/dev/null; then " + none + "; fi; " +
+		ask + "; IFS= read -r p || exit 1; " +
+		"printf '%s\\n' \"$p\" | sudo -S -p '' -u " + u + " true || exit 1; p=; " +
+		"if sudo -n -u " + u + " true 2>/dev/null; then " + none + "; fi; " +
+		ask + "; exec sudo -S -p '' -H -u " + u + " -- sh"
 }
 
 func (k *sshKind) sudoUser() string {
@@ -360,7 +373,7 @@ func (k *sshKind) startSession(ctx context.Context, conn *sshConn, target *sshHo
 	r := bufio.NewReaderSize(stdout, 64<<10)
 	w := bootstrapWriter(stdin, target.keepAlive, conn.probe)
 	if k.cfg.Sudo && k.cfg.SudoPassword != "" {
-		if err := k.sendSudoPassword(w, r); err != nil {
+		if err := k.sendSudoPassword(w, r, env.Stderr); err != nil {
 			drainStderr(sess)
 			return nil, k.explainSudo(ctx, tail, err)
 		}
@@ -397,30 +410,37 @@ func drainStderr(sess *ssh.Session) {
 	}
 }
 
-// sendSudoPassword waits for the wrapper's word that sudo wants the
-// password, and sends it: on stdin, never on a command line. When sudo
-// needs none the wrapper says nothing and the bootstrap's first line
-// arrives instead; it stays buffered for bootstrap to read.
-func (k *sshKind) sendSudoPassword(stdin io.Writer, r *bufio.Reader) error {
-	for {
-		head, err := r.Peek(len(sudoMarker))
-		if err != nil {
-			return fmt.Errorf("the shell ended before sudo ran (%v)", err)
+// sendSudoPassword follows the sudo wrapper (shellCommand): it sends the
+// password, on stdin and never on a command line, each time the wrapper
+// asks, and returns once the sh under sudo reads stdin, to which the
+// bootstrap script goes next. The wrapper asks at most twice: to check
+// the password, and when sudo keeps no credentials, for sh. Other lines
+// (a login's output) are skipped; more than 64 KiB of them is an error.
+func (k *sshKind) sendSudoPassword(stdin io.Writer, r *bufio.Reader, stderr io.Writer) error {
+	for asked, skipped := 0, 0; ; {
+		b, err := r.ReadSlice('\n')
+		if err != nil && err != bufio.ErrBufferFull {
+			return fmt.Errorf("the shell ended before sudo ran (%v)", describeBootstrapEOF(err, string(b)))
 		}
-		if string(head) != sudoMarker {
-			if string(head) == bootstrapMarker[:len(sudoMarker)] {
-				return nil
+		switch strings.TrimRight(string(b), "\r\n") {
+		case sudoMarker + " none":
+			return nil
+		case sudoMarker + " password":
+			if asked++; asked > 2 {
+				return errors.New("the sudo wrapper asked for the password more than twice")
 			}
-			if _, err := r.ReadString('\n'); err != nil { // login noise: bootstrap reports it
+			if _, err := io.WriteString(stdin, k.cfg.SudoPassword+"\n"); err != nil {
 				return err
 			}
-			continue
+			if asked == 2 {
+				return nil // sudo -S reads it, then sh reads on
+			}
+		default:
+			if skipped += len(b); skipped > 64<<10 {
+				return errors.New("more than 64 KiB of unexpected output on stdout")
+			}
+			ignoreOutput(stderr, strings.TrimRight(string(b), "\r\n"))
 		}
-		if _, err := r.ReadString('\n'); err != nil {
-			return err
-		}
-		_, err = io.WriteString(stdin, k.cfg.SudoPassword+"\n")
-		return err
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/chopplan/chopplan/internal/testenv"
 	"github.com/chopplan/chopplan/tunnel"
+	"github.com/chopplan/chopplan/tunnel/tunneltest"
 )
 
 func factsUser(t *testing.T, tun *tunnel.Tunnel) string {
@@ -46,15 +47,35 @@ func TestSSHSudoPassword(t *testing.T) {
 	}
 	t.Log(err)
 
+	// A wrong password: one failed try, not sudo's three (the script's
+	// lines read as the other two), which a lockout policy would count.
 	cfg.SudoPassword = "not-" + password
-	err = ping(t, newSSH(t, cfg, nil))
+	out := &tunneltest.SyncBuffer{}
+	err = ping(t, newSSH(t, cfg, out))
 	if !errors.As(err, &se) || !strings.Contains(err.Error(), "refused the password") {
 		t.Fatalf("sudo with a wrong password: %v", err)
+	}
+	if !strings.Contains(out.String(), "1 incorrect password attempt") {
+		t.Fatalf("sudo's own account of the wrong password: %q", out.String())
 	}
 	t.Log(err)
 
 	cfg.SudoPassword = password
 	if u := factsUser(t, newSSH(t, cfg, nil)); u != "root" {
 		t.Fatalf("agent through sudo -S runs as %q", u)
+	}
+}
+
+// A password given for a host whose sudo needs none is not sent: the
+// connect goes on as without one.
+func TestSSHSudoPasswordGivenWithNopasswdRule(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartSSHD(t, testenv.SSHDOptions{})
+	testenv.SudoRule(t, s.User(), true)
+	cfg := sshConfigFor(s)
+	cfg.Sudo = true
+	cfg.SudoPassword = "unneeded"
+	if u := factsUser(t, newSSH(t, cfg, nil)); u != "root" {
+		t.Fatalf("agent through sudo runs as %q", u)
 	}
 }
