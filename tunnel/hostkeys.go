@@ -95,8 +95,11 @@ func (e *HostKeyError) Error() string {
 // hostKeyPolicy checks host keys against known_hosts files in one mode.
 type hostKeyPolicy struct {
 	mode HostKeyMode
-	// files are read in order; the first is where accept-new writes.
+	// files are read in order.
 	files []string
+	// record is where accept-new writes an unknown key, "" for nowhere
+	// (the key is accepted for this connection only).
+	record string
 	// hash writes new entries hashed, as OpenSSH's HashKnownHosts does.
 	hash bool
 	// warn receives warnings (accept-new recording, mode off).
@@ -172,9 +175,16 @@ func containsString(list []string, s string) bool {
 // key algorithms to offer for addr.
 func (p *hostKeyPolicy) callback(addr string) (ssh.HostKeyCallback, []string, error) {
 	if p.mode == HostKeyOff {
+		db, _ := p.database() // for @revoked only: unreadable, there is none
 		return func(hostname string, remote net.Addr, key ssh.PublicKey) error {
+			host := knownhosts.Normalize(hostname)
+			var re *knownhosts.RevokedError
+			if db != nil && errors.As(db(hostname, remote, key), &re) {
+				// As OpenSSH: a revoked key is refused whatever the mode.
+				return &HostKeyError{Host: host, Key: key, KnownHostsFile: p.knownHostsFile(), Revoked: true}
+			}
 			fmt.Fprintf(p.warn, "WARNING: host key checking is off: accepting %s key %s from %s without verifying it\n",
-				key.Type(), ssh.FingerprintSHA256(key), knownhosts.Normalize(hostname))
+				key.Type(), ssh.FingerprintSHA256(key), host)
 			return nil
 		}, nil, nil
 	}
@@ -189,7 +199,7 @@ func (p *hostKeyPolicy) callback(addr string) (ssh.HostKeyCallback, []string, er
 			return nil
 		}
 		host := knownhosts.Normalize(hostname)
-		herr := &HostKeyError{Host: host, Key: key, KnownHostsFile: p.writeFile()}
+		herr := &HostKeyError{Host: host, Key: key, KnownHostsFile: p.knownHostsFile()}
 		var ke *knownhosts.KeyError
 		var re *knownhosts.RevokedError
 		switch {
@@ -203,40 +213,75 @@ func (p *hostKeyPolicy) callback(addr string) (ssh.HostKeyCallback, []string, er
 			if p.mode != HostKeyAcceptNew {
 				return herr
 			}
-			if werr := p.record(host, key); werr != nil {
-				return fmt.Errorf("tunnel: ssh: recording the host key of %s in %s: %w", host, herr.KnownHostsFile, werr)
-			}
-			fmt.Fprintf(p.warn, "WARNING: permanently added %s key %s for %s to %s\n",
-				key.Type(), ssh.FingerprintSHA256(key), host, herr.KnownHostsFile)
-			return nil
+			return p.accept(hostname, remote, key, herr)
 		}
 		return fmt.Errorf("tunnel: ssh: checking the host key of %s: %w", host, err)
 	}
 	return cb, algos, nil
 }
 
-func (p *hostKeyPolicy) writeFile() string {
-	if len(p.files) == 0 {
-		return filepath.Join(homeDir(), ".ssh", "known_hosts")
+// knownHostsFile is where a line for a host belongs, to tell the user.
+func (p *hostKeyPolicy) knownHostsFile() string {
+	if p.record != "" {
+		return p.record
 	}
-	return p.files[0]
+	if len(p.files) > 0 {
+		return p.files[0]
+	}
+	return filepath.Join(homeDir(), ".ssh", "known_hosts")
+}
+
+// accept takes an unknown key in accept-new mode: recorded, with a
+// warning, unless another key for the host was recorded since this
+// connection read known_hosts (by another connection or process), which
+// refuses it as changed.
+func (p *hostKeyPolicy) accept(hostname string, remote net.Addr, key ssh.PublicKey, herr *HostKeyError) error {
+	what := fmt.Sprintf("%s key %s for %s", key.Type(), ssh.FingerprintSHA256(key), herr.Host)
+	if p.record == "" {
+		fmt.Fprintf(p.warn, "WARNING: accepted %s for this connection only: no known_hosts file to record it in (UserKnownHostsFile none)\n", what)
+		return nil
+	}
+	recorded, err := p.recordKey(hostname, remote, key)
+	var known *HostKeyError
+	switch {
+	case errors.As(err, &known):
+		return known
+	case err != nil:
+		return fmt.Errorf("tunnel: ssh: recording the host key of %s in %s: %w", herr.Host, p.record, err)
+	case recorded:
+		fmt.Fprintf(p.warn, "WARNING: permanently added %s to %s\n", what, p.record)
+	default:
+		fmt.Fprintf(p.warn, "WARNING: accepted %s; %s is not a regular file, so it is not recorded\n", what, p.record)
+	}
+	return nil
 }
 
 // knownHostsMu serialises accept-new writes within the process; the
 // directory lock in record serialises them with other processes.
 var knownHostsMu sync.Mutex
 
-// record adds a line for host's key to the known_hosts file, atomically:
-// the new file (old content plus the line) replaces the old one by rename,
-// so a concurrent reader, or a crash, never sees half a line. Concurrent
-// writers are serialised by a lock on the file's directory.
-func (p *hostKeyPolicy) record(host string, key ssh.PublicKey) error {
+// recordKey adds a line for the host's key to the record file,
+// atomically: the new file (old content plus the line) replaces the old
+// one by rename, so a concurrent reader, or a crash, never sees half a
+// line. Concurrent writers (chopplan's) are serialised by a lock on the
+// file's directory; under it, known_hosts is read again, and a key
+// recorded meanwhile is not written twice, while another key for the host
+// is a *HostKeyError (changed). The file a symbolic link names is the one
+// rewritten; a file that is not a regular one (/dev/null) is left alone,
+// and recorded false.
+func (p *hostKeyPolicy) recordKey(hostname string, remote net.Addr, key ssh.PublicKey) (recorded bool, err error) {
 	knownHostsMu.Lock()
 	defer knownHostsMu.Unlock()
-	path := p.writeFile()
+	path := p.record
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return false, nil
+	}
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+		return false, err
 	}
 	if d, err := os.Open(dir); err == nil {
 		defer d.Close()
@@ -246,11 +291,19 @@ func (p *hostKeyPolicy) record(host string, key ssh.PublicKey) error {
 	}
 	old, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
-		return err
+		return false, err
 	}
-	// Another process may have recorded the key while we waited.
-	if db, err := p.database(); err == nil && db(host, &net.TCPAddr{IP: net.IPv4zero}, key) == nil {
-		return nil
+	// Another connection or process may have recorded a key meanwhile.
+	host := knownhosts.Normalize(hostname)
+	if db, err := p.database(); err == nil {
+		err := db(hostname, remote, key)
+		var ke *knownhosts.KeyError
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.As(err, &ke) && len(ke.Want) > 0:
+			return false, &HostKeyError{Host: host, Key: key, KnownHostsFile: p.record, Changed: true, Known: ke.Want}
+		}
 	}
 	name := host
 	if p.hash {
@@ -267,7 +320,7 @@ func (p *hostKeyPolicy) record(host string, key ssh.PublicKey) error {
 	if fi, err := os.Stat(path); err == nil {
 		mode = fi.Mode().Perm()
 	}
-	return atomicfile.WriteFile(path, buf.Bytes(), mode)
+	return true, atomicfile.WriteFile(path, buf.Bytes(), mode)
 }
 
 // homeDir is the user's home directory, or "" when unknown.

@@ -6,11 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/chopplan/chopplan/internal/testenv"
 	"github.com/chopplan/chopplan/tunnel"
 	"github.com/chopplan/chopplan/tunnel/tunneltest"
+	"golang.org/x/sys/unix"
 )
 
 // knownHosts writes lines to a fresh known_hosts file.
@@ -144,5 +146,107 @@ func TestSSHHostKeyHashedAndPreferredAlgorithm(t *testing.T) {
 	cfg.KnownHostsFiles = []string{knownHosts(t, line)}
 	if err := ping(t, newSSH(t, cfg, nil)); err != nil {
 		t.Fatalf("hashed ed25519 entry for a host that also has ECDSA: %v", err)
+	}
+}
+
+// A key marked @revoked is refused even with host key checking off, as
+// OpenSSH does.
+func TestSSHHostKeyOffRefusesRevoked(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartSSHD(t, testenv.SSHDOptions{})
+	cfg := sshConfigFor(s)
+	cfg.KnownHostsFiles = []string{knownHosts(t, "@revoked "+s.KnownHostsLine())}
+	cfg.HostKeyMode = tunnel.HostKeyOff
+	err := ping(t, newSSH(t, cfg, nil))
+	var he *tunnel.HostKeyError
+	if !errors.As(err, &he) || !he.Revoked {
+		t.Fatalf("a revoked key with checking off: %v", err)
+	}
+	refusedBeforeLogin(t, s)
+}
+
+// accept-new writes through a symbolic link (a dotfile manager's) to the
+// file it names, and leaves a file that is not a regular one (/dev/null)
+// alone, accepting the key for the connection.
+func TestSSHHostKeyAcceptNewLinkedOrSpecialFile(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartSSHD(t, testenv.SSHDOptions{})
+	dir := t.TempDir()
+	real := knownHosts(t)
+	link := filepath.Join(dir, "known_hosts")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	// A device like /dev/null, of the test's own where it may make one.
+	null := filepath.Join(dir, "null")
+	if syscall.Mknod(null, syscall.S_IFCHR|0o666, int(unix.Mkdev(1, 3))) != nil {
+		null = os.DevNull
+	}
+	cfg := sshConfigFor(s)
+	cfg.HostKeyMode = tunnel.HostKeyAcceptNew
+
+	cfg.KnownHostsFiles = []string{link}
+	if err := ping(t, newSSH(t, cfg, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced: %v, %v", fi.Mode(), err)
+	}
+	if got, _ := os.ReadFile(real); string(got) != s.KnownHostsLine()+"\n" {
+		t.Fatalf("the linked file holds %q", got)
+	}
+
+	cfg.KnownHostsFiles = []string{null}
+	out := &tunneltest.SyncBuffer{}
+	if err := ping(t, newSSH(t, cfg, out)); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(null); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		t.Fatalf("%s was replaced: %v, %v", null, fi.Mode(), err)
+	}
+	if !strings.Contains(out.String(), "not a regular file") {
+		t.Fatalf("no word that the key was not recorded: %q", out.String())
+	}
+}
+
+// With UserKnownHostsFile none, accept-new has no file of the user's to
+// record in: the key is accepted for the connection, with a warning, and
+// the global file is not written.
+func TestSSHHostKeyAcceptNewWithNoUserFile(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartSSHD(t, testenv.SSHDOptions{})
+	global := knownHosts(t)
+	conf := filepath.Join(t.TempDir(), "ssh_config")
+	body := "Host *\n  UserKnownHostsFile none\n  GlobalKnownHostsFile " + global + "\n  StrictHostKeyChecking accept-new\n"
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := sshConfigFor(s)
+	cfg.KnownHostsFiles, cfg.ConfigFile = nil, conf
+	out := &tunneltest.SyncBuffer{}
+	if err := ping(t, newSSH(t, cfg, out)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "for this connection only") {
+		t.Fatalf("no warning that the key is not recorded: %q", out.String())
+	}
+	if got, _ := os.ReadFile(global); len(got) != 0 {
+		t.Fatalf("the global known_hosts was written: %q", got)
+	}
+}
+
+// A known_hosts path given to the tunnel begins with ~ as in ssh_config.
+func TestSSHKnownHostsPathExpandsHome(t *testing.T) {
+	s := testenv.StartSSHD(t, testenv.SSHDOptions{})
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	cfg := sshConfigFor(s)
+	cfg.KnownHostsFiles = []string{"~/kh_prod"}
+	cfg.HostKeyMode = tunnel.HostKeyAcceptNew
+	if err := ping(t, newSSH(t, cfg, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(filepath.Join(home, "kh_prod")); err != nil || string(got) != s.KnownHostsLine()+"\n" {
+		t.Fatalf("~/kh_prod: %q, %v", got, err)
 	}
 }

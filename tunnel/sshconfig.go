@@ -264,20 +264,27 @@ func (c *SSHConfig) resolveHop(files configFiles, alias, user string, port int, 
 		mode = m
 	}
 	h.hostKeys.mode = mode
-	h.hostKeys.files = c.KnownHostsFiles
-	if len(h.hostKeys.files) == 0 {
-		user := strings.Fields(get("UserKnownHostsFile"))
-		if len(user) == 0 {
-			user = []string{"~/.ssh/known_hosts", "~/.ssh/known_hosts2"}
+	// accept-new records in the first of the user's files, as OpenSSH
+	// does: nowhere with UserKnownHostsFile none.
+	userFiles, globalFiles := c.KnownHostsFiles, []string(nil)
+	if len(userFiles) == 0 {
+		userFiles = strings.Fields(get("UserKnownHostsFile"))
+		if len(userFiles) == 0 {
+			userFiles = []string{"~/.ssh/known_hosts", "~/.ssh/known_hosts2"}
 		}
-		global := strings.Fields(get("GlobalKnownHostsFile"))
-		if len(global) == 0 {
-			global = []string{"/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"}
+		globalFiles = strings.Fields(get("GlobalKnownHostsFile"))
+		if len(globalFiles) == 0 {
+			globalFiles = []string{"/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"}
 		}
-		for _, f := range append(user, global...) {
-			if f != "none" {
-				h.hostKeys.files = append(h.hostKeys.files, expandTokens(f, alias, h.host, h.port, h.user))
-			}
+	}
+	for i, f := range append(userFiles, globalFiles...) {
+		if f == "none" {
+			continue
+		}
+		f = expandTokens(f, alias, h.host, h.port, h.user)
+		h.hostKeys.files = append(h.hostKeys.files, f)
+		if i == 0 {
+			h.hostKeys.record = f
 		}
 	}
 	h.hostKeys.hash = strings.EqualFold(get("HashKnownHosts"), "yes")
