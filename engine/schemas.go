@@ -89,7 +89,7 @@ var tunnelKindSpecs = func() []plan.FunctionSpec {
 	req := func(name string, ty cty.Type) plan.ArgSpec { return plan.ArgSpec{Name: name, Type: ty, Required: true} }
 	return []plan.FunctionSpec{
 		{Name: "docker", Args: []plan.ArgSpec{req("container", str)}},
-		{Name: "docker-image", Args: []plan.ArgSpec{req("image", str), a("keep", cty.Bool), a("name", str)}},
+		{Name: "docker-image", Args: []plan.ArgSpec{req("image", str), a("keep", cty.Bool)}},
 		{Name: "exec", Args: []plan.ArgSpec{req("command", cty.List(str))}},
 		{Name: "local"},
 		{Name: "ssh", Args: []plan.ArgSpec{

@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"archive/tar"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -282,6 +283,7 @@ func (d *dockerImage) Start(ctx context.Context, env *StartEnv) (_ Stream, err e
 	}
 	path := dockerAgentPath(bin)
 	hostname, _ := os.Hostname()
+	name := dockerContainerName(d.name)
 	created, err := cli.ContainerCreate(ctx, &container.Config{
 		Image:      img.ID,
 		Entrypoint: AgentArgv(path),
@@ -302,8 +304,13 @@ func (d *dockerImage) Start(ctx context.Context, env *StartEnv) (_ Stream, err e
 		AutoRemove:  !d.opts.Keep,
 		Binds:       d.opts.Binds,
 		NetworkMode: container.NetworkMode(d.opts.Network),
-	}, nil, nil, dockerContainerName(d.name))
+	}, nil, nil, name)
 	if err != nil {
+		if ctx.Err() != nil {
+			// Cancelled, the daemon may have made it all the same, and
+			// one never started is not removed by AutoRemove.
+			removeContainer(cli, name)
+		}
 		return nil, dockerError(cli, fmt.Sprintf("creating a container of %q", d.image), err)
 	}
 	id := created.ID
@@ -616,7 +623,16 @@ var dockerClients struct {
 }
 
 // dockerClient returns the client for host ("" meaning the environment).
+// An ssh:// daemon is refused with what to do instead: the Engine API's
+// client has no SSH transport of its own (the docker CLI runs `ssh HOST
+// docker system dial-stdio` for it), and without one it would dial the
+// host name as TCP and blame a daemon that is not running.
 func dockerClient(host string) (*client.Client, error) {
+	if h := cmp.Or(host, os.Getenv(client.EnvOverrideHost)); strings.HasPrefix(h, "ssh://") {
+		return nil, fmt.Errorf("docker: %s: a daemon over ssh:// is not supported. "+
+			"Forward its socket (ssh -nNT -L /tmp/docker.sock:/var/run/docker.sock HOST, then DOCKER_HOST=unix:///tmp/docker.sock), "+
+			"or reach the containers through the host: exec://ssh HOST docker exec -i CONTAINER sh", h)
+	}
 	key := host
 	if key == "" {
 		key = "env:" + strings.Join([]string{os.Getenv(client.EnvOverrideHost), os.Getenv(client.EnvOverrideAPIVersion),

@@ -327,3 +327,14 @@ func TestDockerDynamicAgent(t *testing.T) {
 		}
 	}
 }
+
+// A daemon over ssh:// is refused saying what to do instead, not dialled
+// as a TCP address and reported as not running.
+func TestDockerOverSSHIsRefusedWithWhatToDo(t *testing.T) {
+	t.Parallel()
+	tun := tunnel.New(tunnel.DockerContainer("c", "web", &tunnel.DockerOptions{Host: "ssh://deploy@192.0.2.1"}), tunnel.Options{Output: &tunneltest.SyncBuffer{}})
+	err := tun.Connect(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "ssh:// is not supported") || !strings.Contains(err.Error(), "DOCKER_HOST=unix://") {
+		t.Fatalf("docker over ssh://: %v", err)
+	}
+}

@@ -115,7 +115,6 @@ func kindSpecs() []plan.FunctionSpec {
 		{Name: "docker-image", Args: []plan.ArgSpec{
 			{Name: "image", Type: cty.String, Required: true},
 			{Name: "keep", Type: cty.Bool},
-			{Name: "name", Type: cty.String},
 		}},
 		{Name: "exec", Args: []plan.ArgSpec{
 			{Name: "command", Type: cty.List(cty.String), Required: true},
