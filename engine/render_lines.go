@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/chopplan/chopplan/internal/termsafe"
 	"github.com/chopplan/chopplan/plan"
 )
 
@@ -158,7 +159,7 @@ func (f *lineFormatter) lines(b *strings.Builder, host, indent, text string) {
 	for _, l := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
 		b.WriteString(f.prefix(host))
 		b.WriteString(indent)
-		b.WriteString(strings.TrimSuffix(l, "\r"))
+		b.WriteString(termsafe.String(strings.TrimSuffix(l, "\r")))
 		b.WriteByte('\n')
 	}
 }

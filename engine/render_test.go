@@ -160,6 +160,20 @@ func TestLineRendererInterleavesWholeLines(t *testing.T) {
 	}
 }
 
+// A host's output and errors are shown, not obeyed: a CR cannot make a
+// line look like another host's, an escape sequence cannot command the
+// terminal; colours pass.
+func TestLineRendererShowsControlCharacters(t *testing.T) {
+	var out bytes.Buffer
+	l := engine.NewLineRenderer(&out, nil, engine.LineOptions{})
+	l.Event(engine.Event{Type: engine.EventOutput, Host: "web1", Line: "\rweb2 | ok \x1b]52;c;Zm9v\x07 \x1b[32mgreen\x1b[0m\r\n"})
+	l.Event(engine.Event{Type: engine.EventTask, Host: "web1", Task: "tasks.t.x", Status: engine.StatusFailed, Error: "boom\x1b[2J"})
+	want := "web1 | ^Mweb2 | ok ^[]52;c;Zm9v^G \x1b[32mgreen\x1b[0m\n"
+	if got := out.String(); !strings.HasPrefix(got, want) || !strings.Contains(got, "boom^[[2J") {
+		t.Fatalf("rendered %q, want it to begin %q and show the error's escape", got, want)
+	}
+}
+
 func TestJSONRenderer(t *testing.T) {
 	var out bytes.Buffer
 	feed(engine.NewJSONRenderer(&out, redactor()), sampleRun(true))

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 	"sync"
+
+	"github.com/chopplan/chopplan/internal/termsafe"
 )
 
 // LineWriter prints output from many hosts to one writer, a whole line at
@@ -28,7 +30,13 @@ func (lw *LineWriter) host(name string) *hostLines {
 	return &hostLines{streams: [2]*LinePrefixer{lw.Stream(name, 1), lw.Stream(name, 2)}}
 }
 
-// LinePrefixer writes complete lines with a prefix.
+// LinePrefixer writes complete lines with a prefix. What a host writes
+// is data, shown, not obeyed (termsafe). A line's closing CR (CRLF) is
+// dropped. A line longer
+// than maxLine is printed in pieces, so a host writing without newlines
+// makes the controller hold no more than that. Writes never fail: output
+// is best effort, and a failed write to the Output loses that output,
+// not the host's connection.
 type LinePrefixer struct {
 	lw      *LineWriter
 	prefix  string
@@ -36,46 +44,65 @@ type LinePrefixer struct {
 	partial []byte
 }
 
+// maxLine is the longest line a LinePrefixer holds back for its end.
+const maxLine = 64 << 10
+
 func (p *LinePrefixer) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := len(b)
 	var out []byte
-	for {
-		i := bytes.IndexByte(b, '\n')
-		if i < 0 {
-			break
+	for len(b) > 0 {
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			out = p.appendLine(out, b[:i], true)
+			b = b[i+1:]
+			continue
 		}
-		out = append(out, p.prefix...)
-		out = append(out, p.partial...)
-		out = append(out, b[:i+1]...)
-		p.partial = p.partial[:0]
-		b = b[i+1:]
-	}
-	p.partial = append(p.partial, b...)
-	if len(out) > 0 {
-		p.lw.mu.Lock()
-		_, err := p.lw.w.Write(out)
-		p.lw.mu.Unlock()
-		if err != nil {
-			return 0, err
+		if room := maxLine - len(p.partial); len(b) > room {
+			out = p.appendLine(out, b[:room], false)
+			b = b[room:]
+			continue
 		}
+		p.partial = append(p.partial, b...)
+		break
 	}
+	p.print(out)
 	return n, nil
+}
+
+// appendLine appends the pending partial line and rest, as one line.
+func (p *LinePrefixer) appendLine(out, rest []byte, ended bool) []byte {
+	head := p.partial
+	if ended { // CRLF
+		if len(rest) > 0 {
+			rest = bytes.TrimSuffix(rest, []byte{'\r'})
+		} else {
+			head = bytes.TrimSuffix(head, []byte{'\r'})
+		}
+	}
+	out = append(out, p.prefix...)
+	out = termsafe.Append(out, head)
+	out = termsafe.Append(out, rest)
+	p.partial = p.partial[:0]
+	return append(out, '\n')
+}
+
+func (p *LinePrefixer) print(out []byte) {
+	if len(out) == 0 {
+		return
+	}
+	p.lw.mu.Lock()
+	p.lw.w.Write(out)
+	p.lw.mu.Unlock()
 }
 
 // Flush prints a pending partial line.
 func (p *LinePrefixer) Flush() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.partial) == 0 {
-		return
+	if len(p.partial) > 0 {
+		p.print(p.appendLine(nil, nil, false))
 	}
-	line := p.prefix + string(p.partial) + "\n"
-	p.partial = p.partial[:0]
-	p.lw.mu.Lock()
-	io.WriteString(p.lw.w, line)
-	p.lw.mu.Unlock()
 }
 
 // hostLines routes a call's live output (stream 1 or 2) to prefixers.

@@ -53,6 +53,15 @@ type session struct {
 	client *agent.Client
 	stream Stream
 	stderr *tailBuffer
+	lines  *LinePrefixer // the agent's stderr, printed
+}
+
+// end closes the session's stream and prints what is left of the
+// agent's last stderr line.
+func (s *session) end() error {
+	err := s.stream.Close()
+	s.lines.Flush()
+	return err
 }
 
 // New returns a Tunnel that starts its agent with kind.
@@ -118,7 +127,7 @@ func (t *Tunnel) session(ctx context.Context) (*session, error) {
 		if s.client.Err() == nil {
 			return s, nil
 		}
-		s.stream.Close()
+		s.end()
 		t.cur.Store(nil)
 	}
 	if t.depth > t.opts.MaxDepth {
@@ -127,7 +136,14 @@ func (t *Tunnel) session(ctx context.Context) (*session, error) {
 	ctx, cancel := context.WithTimeout(ctx, t.opts.ConnectTimeout)
 	defer cancel()
 	tail := &tailBuffer{}
-	stderr := io.MultiWriter(t.out.Stream(t.Name(), 2), tail)
+	lines := t.out.Stream(t.Name(), 2)
+	var s *session
+	defer func() {
+		if s == nil { // a failed start: its last words are printed now
+			lines.Flush()
+		}
+	}()
+	stderr := io.MultiWriter(lines, tail)
 	stream, err := t.kind.Start(ctx, &StartEnv{Agents: t.opts.Agents, Stderr: stderr, Depth: t.depth})
 	if err != nil {
 		return nil, &UnreachableError{Host: t.Name(), Err: err}
@@ -139,7 +155,7 @@ func (t *Tunnel) session(ctx context.Context) (*session, error) {
 		err = explainStartFailure(t.kind, tail, err)
 		return nil, &UnreachableError{Host: t.Name(), Err: err}
 	}
-	s := &session{client: cl, stream: stream, stderr: tail}
+	s = &session{client: cl, stream: stream, stderr: tail, lines: lines}
 	t.cur.Store(s)
 	return s, nil
 }
@@ -192,7 +208,7 @@ func (t *Tunnel) Close() error {
 		return nil
 	}
 	s.client.Close()
-	return s.stream.Close()
+	return s.end()
 }
 
 // Call runs the builtin fn with args on the target and returns its result.
