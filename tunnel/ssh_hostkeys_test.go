@@ -3,6 +3,7 @@ package tunnel_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -248,5 +249,29 @@ func TestSSHKnownHostsPathExpandsHome(t *testing.T) {
 	}
 	if got, err := os.ReadFile(filepath.Join(home, "kh_prod")); err != nil || string(got) != s.KnownHostsLine()+"\n" {
 		t.Fatalf("~/kh_prod: %q, %v", got, err)
+	}
+}
+
+// An ssh_config that includes a file opening with "Match final all", as
+// Fedora's and RHEL's do, is read: its settings apply.
+func TestSSHConfigWithMatchFinal(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartSSHD(t, testenv.SSHDOptions{})
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "ssh_config.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	final := fmt.Sprintf("Match final all\n\tPort %d\n\tUser %s\n", s.Port(), s.User())
+	if err := os.WriteFile(filepath.Join(dir, "ssh_config.d", "50-final.conf"), []byte(final), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "ssh_config")
+	if err := os.WriteFile(conf, []byte("Include "+dir+"/ssh_config.d/*.conf\nHost *\n\tIdentitiesOnly yes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := sshConfigFor(s)
+	cfg.Port, cfg.User, cfg.ConfigFile = 0, "", conf
+	if err := ping(t, newSSH(t, cfg, nil)); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,6 +1,7 @@
 package tunnel
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"net/url"
@@ -145,7 +146,7 @@ func loadConfigFiles(custom string) (configFiles, error) {
 			}
 			continue
 		}
-		f, err := os.Open(p)
+		data, err := readConfigFile(p, p != "/etc/ssh/ssh_config")
 		if err != nil {
 			if os.IsNotExist(err) && (custom == "" || i > 0) {
 				parsedConfigs.Store(p, (*sshconfig.Config)(nil))
@@ -153,8 +154,7 @@ func loadConfigFiles(custom string) (configFiles, error) {
 			}
 			return nil, fmt.Errorf("tunnel: ssh: reading %s: %w", p, err)
 		}
-		cfg, err := sshconfig.Decode(f)
-		f.Close()
+		cfg, err := sshconfig.Decode(bytes.NewReader(data))
 		if err != nil {
 			return nil, fmt.Errorf("tunnel: ssh: parsing %s: %w", p, err)
 		}

@@ -1,0 +1,253 @@
+package tunnel
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// The ssh_config parser reads Host blocks and Include lines but refuses
+// every Match line, and Fedora's and RHEL's /etc/ssh/ssh_config includes
+// a file that begins "Match final all": read as it is, no SSH target would
+// work there. So a file is read here first, its Include lines replaced by
+// the files they name (as OpenSSH reads them: in place, in the order of
+// their names) and each Match line by the Host line that selects the same
+// hosts, or none (see docs/ssh.md):
+//
+//   - all, final: every host (chopplan reads the configuration once, so a
+//     final block applies as any other);
+//   - canonical: none (chopplan does not canonicalise host names), and
+//     !canonical every host;
+//   - host and originalhost: the patterns, matched against the name the
+//     tunnel was given (OpenSSH matches host against HostName);
+//   - localuser: decided now, against the user running chopplan;
+//   - user, exec, localnetwork, tagged, version, sessiontype, command,
+//     and more than one host criterion: none, as chopplan cannot decide
+//     them without running commands or reading the configuration twice.
+
+// maxIncludeDepth is how deep Include lines may nest, as in OpenSSH.
+const maxIncludeDepth = 16
+
+// neverHost is a Host line no host matches.
+const neverHost = "Host !*"
+
+// readConfigFile returns path's ssh_config text with its Include and
+// Match lines rewritten as above. user tells a user's configuration, whose
+// relative Include paths are under ~/.ssh, from the system's (/etc/ssh).
+func readConfigFile(path string, user bool) ([]byte, error) {
+	var out bytes.Buffer
+	if err := expandConfig(&out, path, user, "", 0); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// expandConfig writes path's text to out, rewritten. enclosing is the
+// Host line of the block the file is included in, "" at the top level:
+// the file's blocks then apply to the hosts both select, as OpenSSH
+// has it. A block for every host (Host *, Match all) is the enclosing
+// block; one for some hosts, whose meet with the enclosing's a Host line
+// cannot say, selects none.
+func expandConfig(out *bytes.Buffer, path string, user bool, enclosing string, depth int) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	section := cmp.Or(enclosing, "Host *") // the block the lines belong to
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		keyword, args := splitConfigLine(line)
+		switch strings.ToLower(keyword) {
+		case "host":
+			line = scoped(line, args, enclosing)
+			section = line
+		case "include":
+			if depth >= maxIncludeDepth {
+				return fmt.Errorf("%s:%d: Include nested more than %d deep", path, n, maxIncludeDepth)
+			}
+			for _, pattern := range args {
+				files, err := includedFiles(pattern, user)
+				if err != nil {
+					return fmt.Errorf("%s:%d: Include %s: %w", path, n, pattern, err)
+				}
+				for _, f := range files {
+					inner := ""
+					if section != "Host *" {
+						inner = section
+					}
+					if err := expandConfig(out, f, user, inner, depth+1); err != nil {
+						return fmt.Errorf("%s:%d: Include: %w", path, n, err)
+					}
+				}
+			}
+			// The lines after it are the enclosing block's again, whatever
+			// blocks the included files opened.
+			out.WriteString(section)
+			out.WriteByte('\n')
+			continue
+		case "match":
+			line = matchAsHost(args)
+			_, hosts := splitConfigLine(line)
+			line = scoped(line, hosts, enclosing)
+			section = line
+		}
+		out.WriteString(line)
+		out.WriteByte('\n')
+	}
+	return sc.Err()
+}
+
+// scoped is the Host line for a block opened by line, whose patterns are
+// hosts, in a file included in the block enclosing (expandConfig).
+func scoped(line string, hosts []string, enclosing string) string {
+	switch {
+	case enclosing == "":
+		return line
+	case len(hosts) == 1 && hosts[0] == "*":
+		return enclosing
+	}
+	return neverHost
+}
+
+// includedFiles are the files an Include pattern names, in lexical order;
+// none is no error, as in OpenSSH.
+func includedFiles(pattern string, user bool) ([]string, error) {
+	pattern = expandTokens(pattern, "", "", 0)
+	if !filepath.IsAbs(pattern) {
+		if user {
+			pattern = filepath.Join(homeDir(), ".ssh", pattern)
+		} else {
+			pattern = filepath.Join("/etc/ssh", pattern)
+		}
+	}
+	files, err := filepath.Glob(pattern)
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(files)
+	return files, nil
+}
+
+// splitConfigLine splits an ssh_config line into its keyword and
+// arguments ("Keyword=arg" included, double quotes grouping). A comment
+// or blank line has no keyword.
+func splitConfigLine(line string) (string, []string) {
+	s := strings.TrimSpace(line)
+	if s == "" || s[0] == '#' {
+		return "", nil
+	}
+	i := strings.IndexAny(s, " \t=")
+	if i < 0 {
+		return s, nil
+	}
+	keyword, rest := s[:i], strings.TrimLeft(s[i:], " \t")
+	rest = strings.TrimLeft(strings.TrimPrefix(rest, "="), " \t")
+	var args []string
+	for rest != "" {
+		var arg string
+		if rest[0] == '"' {
+			end := strings.IndexByte(rest[1:], '"')
+			if end < 0 {
+				arg, rest = rest[1:], ""
+			} else {
+				arg, rest = rest[1:end+1], rest[end+2:]
+			}
+		} else if j := strings.IndexAny(rest, " \t"); j >= 0 {
+			arg, rest = rest[:j], rest[j:]
+		} else {
+			arg, rest = rest, ""
+		}
+		if strings.HasPrefix(arg, "#") {
+			break
+		}
+		args = append(args, arg)
+		rest = strings.TrimLeft(rest, " \t")
+	}
+	return keyword, args
+}
+
+// matchAsHost is the Host line that selects the hosts a Match line with
+// these criteria does (see the comment above).
+func matchAsHost(args []string) string {
+	var hosts []string
+	hostCriteria := 0
+	for i := 0; i < len(args); i++ {
+		criterion := strings.ToLower(args[i])
+		negated := strings.HasPrefix(criterion, "!")
+		criterion = strings.TrimPrefix(criterion, "!")
+		switch criterion {
+		case "all", "final":
+			if negated {
+				return neverHost
+			}
+			continue
+		case "canonical":
+			if !negated {
+				return neverHost
+			}
+			continue
+		}
+		if i+1 >= len(args) {
+			return neverHost // a criterion without its argument
+		}
+		i++
+		patterns := strings.Split(args[i], ",")
+		switch criterion {
+		case "host", "originalhost":
+			if hostCriteria++; hostCriteria > 1 {
+				return neverHost
+			}
+			if negated {
+				hosts = append(hosts, "*")
+				for _, p := range patterns {
+					if !strings.HasPrefix(p, "!") {
+						hosts = append(hosts, "!"+p)
+					}
+				}
+			} else {
+				hosts = append(hosts, patterns...)
+			}
+		case "localuser":
+			if matchPatternList(localUserName(), patterns) == negated {
+				return neverHost
+			}
+		default:
+			return neverHost
+		}
+	}
+	if len(hosts) == 0 {
+		return "Host *"
+	}
+	return "Host " + strings.Join(hosts, " ")
+}
+
+// matchPatternList reports whether s matches a comma-separated ssh_config
+// pattern list: some pattern matches and no negated one does.
+func matchPatternList(s string, patterns []string) bool {
+	matched := false
+	for _, p := range patterns {
+		neg := strings.HasPrefix(p, "!")
+		if ok, _ := filepath.Match(strings.TrimPrefix(p, "!"), s); ok {
+			if neg {
+				return false
+			}
+			matched = true
+		}
+	}
+	return matched
+}
+
+func localUserName() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return os.Getenv("USER")
+}

@@ -1,0 +1,119 @@
+package tunnel
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	sshconfig "github.com/kevinburke/ssh_config"
+)
+
+func TestMatchAsHost(t *testing.T) {
+	me := localUserName()
+	for _, tc := range []struct {
+		match, host string
+	}{
+		{"all", "Host *"},
+		{"final all", "Host *"},
+		{"final", "Host *"},
+		{"canonical all", neverHost},
+		{"!canonical", "Host *"},
+		{"host web*,db1", "Host web* db1"},
+		{"originalhost web*", "Host web*"},
+		{"final host web*", "Host web*"},
+		{"!host web*,!web9", "Host * !web*"},
+		{"host a host b", neverHost},
+		{"localuser " + me, "Host *"},
+		{"localuser !" + me + ",*", neverHost},
+		{"!localuser " + me, neverHost},
+		{"user root", neverHost},
+		{`exec "test -f /x"`, neverHost},
+		{"host", neverHost},
+	} {
+		_, args := splitConfigLine("Match " + tc.match)
+		if got := matchAsHost(args); got != tc.host {
+			t.Errorf("Match %s: %q, want %q", tc.match, got, tc.host)
+		}
+	}
+}
+
+// A configuration with Match lines, in the file and in files it
+// includes, reads as OpenSSH would read it.
+func TestConfigWithMatchAndInclude(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	// As Fedora's 50-redhat.conf, included by its /etc/ssh/ssh_config.
+	write("conf.d/50-final.conf", "Match final all\n\tConnectTimeout 7\n\tUser everyone\n")
+	write("conf.d/10-db.conf", "Match originalhost db*\n  User dbadmin\nHost other\n  Port 9\n")
+	main := write("config", `Host web
+  User deploy
+  Include `+dir+`/conf.d/*.conf
+  Port 2200
+Match user root
+  Port 1
+Match exec "true"
+  Port 2
+Host *
+  Port 22
+`)
+	text, err := readConfigFile(main, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := sshconfig.Decode(bytes.NewReader(text))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, text)
+	}
+	files := configFiles{cfg}
+	for _, tc := range []struct{ alias, key, want string }{
+		{"web", "User", "deploy"},
+		{"web", "Port", "2200"},        // after the Include, web's block again
+		{"web", "ConnectTimeout", "7"}, // the final block, included in web's, is web's
+		{"db1", "User", ""},            // db*'s block, included in web's, is no host's
+		{"other", "Port", "22"},
+		{"db1", "Port", "22"}, // Match user and Match exec select no host
+	} {
+		if got := files.get(tc.alias, tc.key); got != tc.want {
+			t.Errorf("%s %s = %q, want %q\n%s", tc.alias, tc.key, got, tc.want, text)
+		}
+	}
+}
+
+// A file included at the top level (before any block: a block lasts to
+// the next Host or Match line) keeps its blocks as they are.
+func TestConfigIncludeAtTopLevel(t *testing.T) {
+	dir := t.TempDir()
+	inc := filepath.Join(dir, "inc.conf")
+	os.WriteFile(inc, []byte("Match final all\n  User everyone\nHost db*\n  Port 5432\n"), 0o644)
+	main := filepath.Join(dir, "config")
+	os.WriteFile(main, []byte("Include "+inc+"\nHost web\n  User deploy\nHost *\n  Port 22\n"), 0o644)
+	text, err := readConfigFile(main, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := sshconfig.Decode(bytes.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := configFiles{cfg}
+	for _, tc := range []struct{ alias, key, want string }{
+		{"web", "User", "everyone"}, // the first value wins
+		{"db1", "User", "everyone"},
+		{"db1", "Port", "5432"},
+		{"web", "Port", "22"},
+	} {
+		if got := files.get(tc.alias, tc.key); got != tc.want {
+			t.Errorf("%s %s = %q, want %q\n%s", tc.alias, tc.key, got, tc.want, text)
+		}
+	}
+}
