@@ -178,7 +178,7 @@ func dialHop(ctx context.Context, hop *sshHop, via *ssh.Client, route sshRoute, 
 		raw.Close()
 		return nil, err
 	}
-	auth, err := loadAuth(hop.identityFiles, hop.explicitKeys, hop.identitiesOnly, hop.agentSocket, hop.passphrase)
+	auth, err := loadAuth(hop.identityFiles, hop.explicitKeys, hop.identitiesOnly, hop.agentSocket, hop.passphrase, warn)
 	if err != nil {
 		raw.Close()
 		return nil, err

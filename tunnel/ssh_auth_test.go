@@ -2,11 +2,14 @@ package tunnel_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/chopplan/chopplan/internal/testenv"
 	"github.com/chopplan/chopplan/tunnel"
+	"github.com/chopplan/chopplan/tunnel/tunneltest"
 )
 
 func TestSSHWrongKey(t *testing.T) {
@@ -87,5 +90,31 @@ func TestSSHEncryptedKey(t *testing.T) {
 		if err := ping(t, newSSH(t, cfg, nil)); err == nil || !strings.Contains(err.Error(), "is encrypted and no passphrase was given") {
 			t.Fatalf("%s key without a passphrase: %v", typ, err)
 		}
+	}
+}
+
+// An identity file named in ssh_config that cannot be used (here, not a
+// key at all; a FIDO key, say) is skipped with a warning, and the agent's
+// key still logs in, as with OpenSSH.
+func TestSSHUnusableConfigIdentitySkipped(t *testing.T) {
+	t.Parallel()
+	key := testenv.NewKey(t, testenv.ED25519)
+	s := testenv.StartSSHD(t, testenv.SSHDOptions{ClientKeys: []*testenv.Key{key}})
+	ag := testenv.StartSSHAgent(t, key)
+	bad := filepath.Join(t.TempDir(), "id_unusable")
+	if err := os.WriteFile(bad, []byte("-----BEGIN OPENSSH PRIVATE KEY-----\nnot a key\n-----END OPENSSH PRIVATE KEY-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := sshConfigFor(s)
+	cfg.NoAgent = false
+	cfg.IdentityAgent = ag.Socket
+	cfg.IdentityFiles = nil
+	cfg.ConfigFile = writeConfig(t, "Host *\n  IdentityFile "+bad+"\n")
+	out := &tunneltest.SyncBuffer{}
+	if err := ping(t, newSSH(t, cfg, out)); err != nil {
+		t.Fatalf("login with the agent's key beside an unusable identity file: %v", err)
+	}
+	if !strings.Contains(out.String(), "skipping an identity file") || !strings.Contains(out.String(), bad) {
+		t.Fatalf("no warning about the unusable identity file: %q", out.String())
 	}
 }

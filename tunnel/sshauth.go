@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 	sshagent "golang.org/x/crypto/ssh/agent"
@@ -59,6 +60,9 @@ func (a *sshAuth) close() {
 	}
 }
 
+// agentTimeout bounds connecting to an ssh-agent and listing its keys.
+const agentTimeout = 5 * time.Second
+
 // methods is the auth method list for ssh.ClientConfig.
 func (a *sshAuth) methods() []ssh.AuthMethod {
 	if len(a.signers) == 0 {
@@ -72,22 +76,34 @@ func (a *sshAuth) methods() []ssh.AuthMethod {
 // OpenSSH does); with identitiesOnly its keys are limited to those of the
 // identity files, as OpenSSH does, so a loaded agent cannot exhaust the
 // server's MaxAuthTries with keys it will refuse.
-func loadAuth(identityFiles []string, explicit bool, identitiesOnly bool, agentSocket, passphrase string) (*sshAuth, error) {
+//
+// An identity file named in ssh_config (not explicit) that cannot be
+// used, a key type x/crypto/ssh does not handle (FIDO's *_sk) or an
+// encrypted key with no passphrase to open it, is skipped with a warning
+// to warn, as OpenSSH does, so that the agent's keys still get their
+// chance; one named in the plan is an error.
+func loadAuth(identityFiles []string, explicit bool, identitiesOnly bool, agentSocket, passphrase string, warn io.Writer) (*sshAuth, error) {
 	a := &sshAuth{}
 	var fileKeys []*keyFile
 	for _, path := range identityFiles {
 		k, err := loadKeyFile(path, passphrase)
-		if err != nil {
-			if os.IsNotExist(errors.Unwrap(err)) && !explicit {
-				continue // a default identity the user does not have
-			}
+		switch {
+		case err == nil:
+			fileKeys = append(fileKeys, k)
+		case explicit:
 			return nil, err
+		case !os.IsNotExist(errors.Unwrap(err)): // else a default identity the user does not have
+			fmt.Fprintf(warn, "chopplan: warning: skipping an identity file: %v\n", err)
 		}
-		fileKeys = append(fileKeys, k)
 	}
 	if agentSocket != "" {
-		if conn, err := net.Dial("unix", agentSocket); err == nil {
+		if conn, err := net.DialTimeout("unix", agentSocket, agentTimeout); err == nil {
+			// An agent that does not answer is skipped, not waited for:
+			// the deadline covers listing its keys, and is lifted for the
+			// signing, which the handshake's own deadline bounds.
+			conn.SetDeadline(time.Now().Add(agentTimeout))
 			signers, err := sshagent.NewClient(conn).Signers()
+			conn.SetDeadline(time.Time{})
 			if err != nil {
 				conn.Close()
 			} else {
