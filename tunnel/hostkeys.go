@@ -66,6 +66,9 @@ type HostKeyError struct {
 	KnownHostsFile string
 	// Revoked is true when the key is marked @revoked in known_hosts.
 	Revoked bool
+	// Certificate says why the host's certificate was refused, when a
+	// @cert-authority line covers the host.
+	Certificate string
 }
 
 // Line is the known_hosts line that would trust the offered key.
@@ -74,6 +77,10 @@ func (e *HostKeyError) Line() string { return knownhosts.Line([]string{e.Host}, 
 func (e *HostKeyError) Error() string {
 	fp := ssh.FingerprintSHA256(e.Key)
 	switch {
+	case e.Certificate != "":
+		return fmt.Sprintf("tunnel: ssh: host certificate of %s (%s) refused: %s. "+
+			"Check the @cert-authority line for the host in known_hosts and the certificate's principals and validity",
+			e.Host, ssh.FingerprintSHA256(e.Key), e.Certificate)
 	case e.Revoked:
 		return fmt.Sprintf("tunnel: ssh: host key of %s (%s %s) is marked @revoked in known_hosts; the host cannot be trusted with it", e.Host, e.Key.Type(), fp)
 	case e.Changed:
@@ -151,7 +158,13 @@ func knownAlgorithms(db ssh.HostKeyCallback, addr string) []string {
 			}
 		}
 	}
-	for _, k := range ke.Want {
+	plain := plainKeys(ke.Want)
+	if len(plain) < len(ke.Want) {
+		// An authority vouches for the host: its certificate first, of
+		// whatever key type, then the plain keys on record.
+		add(certAlgorithms...)
+	}
+	for _, k := range plain {
 		switch t := k.Key.Type(); t {
 		case ssh.KeyAlgoRSA:
 			add(ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256)
@@ -160,6 +173,35 @@ func knownAlgorithms(db ssh.HostKeyCallback, addr string) []string {
 		}
 	}
 	return algos
+}
+
+// certAlgorithms are the host certificate algorithms asked for when a
+// @cert-authority line covers the host.
+var certAlgorithms = []string{
+	ssh.CertAlgoED25519v01, ssh.CertAlgoECDSA256v01, ssh.CertAlgoECDSA384v01, ssh.CertAlgoECDSA521v01,
+	ssh.CertAlgoRSASHA512v01, ssh.CertAlgoRSASHA256v01,
+}
+
+// plainKeys drops from known the keys of @cert-authority lines, which
+// x/crypto/ssh lists among a host's known keys: an authority's key is not
+// the host's, and a host whose plain key is not on record but whose
+// authority is is unknown, not changed, as in OpenSSH.
+func plainKeys(known []knownhosts.KnownKey) []knownhosts.KnownKey {
+	var out []knownhosts.KnownKey
+	files := map[string][]string{}
+	for _, k := range known {
+		lines, ok := files[k.Filename]
+		if !ok {
+			b, _ := os.ReadFile(k.Filename)
+			lines = strings.Split(string(b), "\n")
+			files[k.Filename] = lines
+		}
+		if k.Line >= 1 && k.Line <= len(lines) && strings.HasPrefix(strings.TrimSpace(lines[k.Line-1]), "@cert-authority") {
+			continue
+		}
+		out = append(out, k)
+	}
+	return out
 }
 
 func containsString(list []string, s string) bool {
@@ -206,14 +248,20 @@ func (p *hostKeyPolicy) callback(addr string) (ssh.HostKeyCallback, []string, er
 		case errors.As(err, &re):
 			herr.Revoked = true
 			return herr
-		case errors.As(err, &ke) && len(ke.Want) > 0:
-			herr.Changed, herr.Known = true, ke.Want
+		case errors.As(err, &ke) && len(plainKeys(ke.Want)) > 0:
+			herr.Changed, herr.Known = true, plainKeys(ke.Want)
 			return herr
 		case errors.As(err, &ke):
 			if p.mode != HostKeyAcceptNew {
 				return herr
 			}
 			return p.accept(hostname, remote, key, herr)
+		}
+		if _, ok := key.(*ssh.Certificate); ok {
+			// Asked for only when an authority covers the host: its
+			// certificate was not that authority's, or not for this host.
+			herr.Certificate = err.Error()
+			return herr
 		}
 		return fmt.Errorf("tunnel: ssh: checking the host key of %s: %w", host, err)
 	}

@@ -221,10 +221,10 @@ var defaultHostKeyAlgorithms = []string{
 	ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256,
 }
 
+// preferAlgorithms are the host key algorithms to ask for: those known
+// for the host first, then the plain ones, never a certificate unknown
+// to known_hosts (OpenSSH asks an unknown host for its plain key too).
 func preferAlgorithms(known []string) []string {
-	if len(known) == 0 {
-		return nil
-	}
 	out := append([]string(nil), known...)
 	for _, a := range defaultHostKeyAlgorithms {
 		if !containsString(out, a) {

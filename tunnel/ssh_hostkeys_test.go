@@ -275,3 +275,46 @@ func TestSSHConfigWithMatchFinal(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Host certificates: a host whose authority a @cert-authority line names
+// is checked by its certificate; a certificate from another authority is
+// refused saying so; a host unknown to known_hosts is asked for its plain
+// key, as OpenSSH does, even when it has a certificate; a host the
+// authority covers that shows only a plain key is unknown, not changed.
+func TestSSHHostCertificates(t *testing.T) {
+	t.Parallel()
+	ca, otherCA := testenv.NewKey(t, testenv.ED25519), testenv.NewKey(t, testenv.ED25519)
+	s := testenv.StartSSHD(t, testenv.SSHDOptions{HostCA: ca})
+	hostPattern := "[" + s.Host() + "]:" + fmt.Sprint(s.Port())
+	authority := func(k *testenv.Key) string {
+		return "@cert-authority " + hostPattern + " " + strings.TrimSpace(k.AuthorizedKey())
+	}
+	cfg := sshConfigFor(s)
+
+	cfg.KnownHostsFiles = []string{knownHosts(t, authority(ca))}
+	if err := ping(t, newSSH(t, cfg, nil)); err != nil {
+		t.Fatalf("a host certificate its authority signed: %v", err)
+	}
+
+	cfg.KnownHostsFiles = []string{knownHosts(t, authority(otherCA))}
+	var he *tunnel.HostKeyError
+	if err := ping(t, newSSH(t, cfg, nil)); !errors.As(err, &he) || he.Certificate == "" {
+		t.Fatalf("a host certificate another authority signed: %v", err)
+	}
+
+	kh := knownHosts(t)
+	cfg.KnownHostsFiles, cfg.HostKeyMode = []string{kh}, tunnel.HostKeyAcceptNew
+	if err := ping(t, newSSH(t, cfg, nil)); err != nil {
+		t.Fatalf("accept-new with a host that has a certificate: %v", err)
+	}
+	if got, _ := os.ReadFile(kh); string(got) != s.KnownHostsLine()+"\n" {
+		t.Fatalf("accept-new recorded %q, want the plain key", got)
+	}
+
+	plain := testenv.StartSSHD(t, testenv.SSHDOptions{})
+	cfg = sshConfigFor(plain)
+	cfg.KnownHostsFiles = []string{knownHosts(t, "@cert-authority ["+plain.Host()+"]:"+fmt.Sprint(plain.Port())+" "+strings.TrimSpace(ca.AuthorizedKey()))}
+	if err := ping(t, newSSH(t, cfg, nil)); !errors.As(err, &he) || he.Changed || he.Certificate != "" {
+		t.Fatalf("a covered host with only a plain key: %v, want it refused as unknown", err)
+	}
+}

@@ -52,6 +52,10 @@ type SSHDOptions struct {
 	// LogLevel is sshd's; empty means VERBOSE (it names the key that was
 	// accepted). The log is printed when the test fails.
 	LogLevel string
+	// HostCA, when set, signs the first host key into a host certificate
+	// (principal: the listen address) that sshd presents to clients that
+	// ask for one.
+	HostCA *Key
 	// Config holds extra sshd_config lines. They come before the defaults
 	// and so override them (sshd keeps the first value it reads for a
 	// keyword); Match blocks are not supported.
@@ -192,6 +196,15 @@ func (s *SSHD) writeFiles() error {
 	fmt.Fprintf(&c, "ListenAddress %s\n", s.Addr())
 	for _, k := range s.hostKeys {
 		fmt.Fprintf(&c, "HostKey %s\n", k.Path)
+	}
+	if s.opts.HostCA != nil {
+		k := s.hostKeys[0]
+		out, err := exec.Command("ssh-keygen", "-q", "-s", s.opts.HostCA.Path, "-h", "-I", "chopplan-test",
+			"-n", s.host, "-V", "-5m:+1d", k.Path+".pub").CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("signing the host key: %v: %s", err, out)
+		}
+		fmt.Fprintf(&c, "HostCertificate %s-cert.pub\n", k.Path)
 	}
 	fmt.Fprintf(&c, "PidFile %s\n", filepath.Join(s.dir, "sshd.pid"))
 	fmt.Fprintf(&c, "AuthorizedKeysFile %s\n", filepath.Join(s.dir, "authorized_keys"))
