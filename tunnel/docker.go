@@ -253,7 +253,9 @@ func (d *dockerContainer) Start(ctx context.Context, env *StartEnv) (Stream, err
 	if err != nil {
 		return nil, dockerError(cli, "creating the agent's exec in "+d.container, err)
 	}
-	resp, err := cli.ContainerExecAttach(ctx, exec.ID, container.ExecAttachOptions{})
+	resp, err := hijack(ctx, func() (types.HijackedResponse, error) {
+		return cli.ContainerExecAttach(ctx, exec.ID, container.ExecAttachOptions{})
+	})
 	if err != nil {
 		return nil, dockerError(cli, "starting the agent in "+d.container, err)
 	}
@@ -326,7 +328,9 @@ func (d *dockerImage) Start(ctx context.Context, env *StartEnv) (_ Stream, err e
 		return nil, err
 	}
 	// Attach before start, so no early output of the agent is lost.
-	resp, err := cli.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+	resp, err := hijack(ctx, func() (types.HijackedResponse, error) {
+		return cli.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+	})
 	if err != nil {
 		return nil, dockerError(cli, "attaching to the agent's container", err)
 	}
@@ -656,6 +660,33 @@ func dockerClient(host string) (*client.Client, error) {
 	}
 	dockerClients.m[key] = c
 	return c, nil
+}
+
+// hijack makes an attaching call, which heeds ctx only while it dials: a
+// daemon that takes the connection and never answers the upgrade would
+// hold it past the connect timeout. A connection the call makes after ctx
+// ended is closed.
+func hijack(ctx context.Context, call func() (types.HijackedResponse, error)) (types.HijackedResponse, error) {
+	type result struct {
+		resp types.HijackedResponse
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := call()
+		done <- result{resp, err}
+	}()
+	select {
+	case r := <-done:
+		return r.resp, r.err
+	case <-ctx.Done():
+		go func() {
+			if r := <-done; r.err == nil {
+				r.resp.Close()
+			}
+		}()
+		return types.HijackedResponse{}, ctx.Err()
+	}
 }
 
 // dockerStream is an agent attached through the Engine API: writes go to
