@@ -295,20 +295,19 @@ func (k *sshKind) shellCommand() string {
 	}
 	// Ask sudo first whether it needs the password: with -S it would read
 	// one from stdin, and a NOPASSWD rule would leave the password there
-	// for the script to trip over. The password is tried once, on its
-	// own (printf is the shell's own, so it is in no process's argv): sudo
-	// -S asks up to three times, and would read the script's first lines
-	// as the second and third tries, three failed logins where a lockout
-	// policy counts them. Once it is right, sudo runs sh without asking
-	// again if it keeps credentials, and reads the password once more if
-	// not (timestamp_timeout=0).
-	none := "echo " + sudoMarker + " none; exec sudo -n -H -u " + u + " -- sh"
+	// for the script to trip over. The password is tried on its own first
+	// (printf is the shell's own, so it is in no process's argv): sudo -S
+	// asks up to three times, and would read the script's first lines as
+	// the later tries, more failed logins where a lockout policy counts
+	// them. Then sh runs under a sudo that reads it again: -k, for sudo
+	// may keep credentials, but without a terminal keys them on the
+	// process that ran it, which exec replaces. set +x keeps a login
+	// shell's tracing from printing it.
 	ask := "echo " + sudoMarker + " password"
-	return "if sudo -n -u " + u + " true 2>/dev/null; then " + none + "; fi; " +
+	return "set +x; if sudo -n -u " + u + " true 2>/dev/null; then echo " + sudoMarker + " none; exec sudo -n -H -u " + u + " -- sh; fi; " +
 		ask + "; IFS= read -r p || exit 1; " +
-		"printf '%s\\n' \"$p\" | sudo -S -p '' -u " + u + " true || exit 1; p=; " +
-		"if sudo -n -u " + u + " true 2>/dev/null; then " + none + "; fi; " +
-		ask + "; exec sudo -S -p '' -H -u " + u + " -- sh"
+		"printf '%s\\n' \"$p\" | sudo -S -k -p '' -u " + u + " true || exit 1; p=; " +
+		ask + "; exec sudo -S -k -p '' -H -u " + u + " -- sh"
 }
 
 func (k *sshKind) sudoUser() string {
@@ -374,6 +373,9 @@ func (k *sshKind) startSession(ctx context.Context, conn *sshConn, target *sshHo
 	w := bootstrapWriter(stdin, target.keepAlive, conn.probe)
 	if k.cfg.Sudo && k.cfg.SudoPassword != "" {
 		if err := k.sendSudoPassword(w, r, env.Stderr); err != nil {
+			if ctx.Err() != nil {
+				return nil, &DialError{Host: target.alias, Addr: target.addr(), Err: ctx.Err()}
+			}
 			drainStderr(sess)
 			return nil, k.explainSudo(ctx, tail, err)
 		}
@@ -413,19 +415,26 @@ func drainStderr(sess *ssh.Session) {
 // sendSudoPassword follows the sudo wrapper (shellCommand): it sends the
 // password, on stdin and never on a command line, each time the wrapper
 // asks, and returns once the sh under sudo reads stdin, to which the
-// bootstrap script goes next. The wrapper asks at most twice: to check
-// the password, and when sudo keeps no credentials, for sh. Other lines
-// (a login's output) are skipped; more than 64 KiB of them is an error.
+// bootstrap script goes next. The wrapper asks twice, to check the
+// password and for sh, or says sudo needs none. Other output (a login's,
+// on its own lines or before a marker) is reported and skipped; more than
+// 64 KiB of it is an error.
 func (k *sshKind) sendSudoPassword(stdin io.Writer, r *bufio.Reader, stderr io.Writer) error {
 	for asked, skipped := 0, 0; ; {
 		b, err := r.ReadSlice('\n')
 		if err != nil && err != bufio.ErrBufferFull {
 			return fmt.Errorf("the shell ended before sudo ran (%v)", describeBootstrapEOF(err, string(b)))
 		}
-		switch strings.TrimRight(string(b), "\r\n") {
-		case sudoMarker + " none":
+		line := strings.TrimRight(string(b), "\r\n")
+		word := ""
+		if i := strings.Index(line, sudoMarker+" "); i >= 0 && err == nil {
+			ignoreOutput(stderr, line[:i])
+			word = line[i+len(sudoMarker)+1:]
+		}
+		switch word {
+		case "none":
 			return nil
-		case sudoMarker + " password":
+		case "password":
 			if asked++; asked > 2 {
 				return errors.New("the sudo wrapper asked for the password more than twice")
 			}
@@ -439,7 +448,7 @@ func (k *sshKind) sendSudoPassword(stdin io.Writer, r *bufio.Reader, stderr io.W
 			if skipped += len(b); skipped > 64<<10 {
 				return errors.New("more than 64 KiB of unexpected output on stdout")
 			}
-			ignoreOutput(stderr, strings.TrimRight(string(b), "\r\n"))
+			ignoreOutput(stderr, line)
 		}
 	}
 }
@@ -461,6 +470,9 @@ func (k *sshKind) explainSudo(ctx context.Context, tail *tailBuffer, err error) 
 	case strings.Contains(stderr, "is not in the sudoers file") || strings.Contains(stderr, "is not allowed to run sudo"):
 		return &AgentStartError{Host: k.cfg.Name, Reason: fmt.Sprintf("the login user may not use sudo to %s", u),
 			Fix: "Add a sudoers rule for the login user on the host"}
+	case strings.Contains(stderr, "must have a tty"):
+		return &AgentStartError{Host: k.cfg.Name, Reason: fmt.Sprintf("sudo to %s on the host requires a terminal (Defaults requiretty), which chopplan's session has not", u),
+			Fix: "Exempt the login user in /etc/sudoers.d/ on the host: Defaults:USER !requiretty"}
 	case strings.Contains(stderr, "unknown user"):
 		return &AgentStartError{Host: k.cfg.Name, Reason: fmt.Sprintf("sudo: no user %q on the host", u)}
 	case strings.Contains(stderr, "sudo: not found") || strings.Contains(stderr, "sudo: command not found"):

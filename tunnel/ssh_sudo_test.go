@@ -34,7 +34,9 @@ func TestSSHSudoNopasswd(t *testing.T) {
 func TestSSHSudoPassword(t *testing.T) {
 	t.Parallel()
 	user, password := testenv.PasswordUser(t)
-	testenv.SudoRule(t, user, false)
+	// With sudo's default of keeping credentials, which it keys on the
+	// process that ran sudo when there is no terminal.
+	testenv.SudoRuleCaching(t, user)
 	s := testenv.StartSSHD(t, testenv.SSHDOptions{User: user})
 	cfg := sshConfigFor(s)
 	cfg.Sudo = true

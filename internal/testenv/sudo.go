@@ -37,14 +37,27 @@ func SudoUser(t testing.TB) string {
 // add one; PasswordUser is never meant to get a NOPASSWD rule.
 func SudoRule(t testing.TB, user string, nopasswd bool) {
 	t.Helper()
+	sudoRule(t, user, nopasswd, "0")
+}
+
+// SudoRuleCaching is SudoRule with a password and sudo's own default of
+// keeping credentials (5 minutes): without a terminal, sudo keys them on
+// the parent process, so only a sudo run by the same shell is let through.
+func SudoRuleCaching(t testing.TB, user string) {
+	t.Helper()
+	sudoRule(t, user, false, "5")
+}
+
+func sudoRule(t testing.TB, user string, nopasswd bool, timestampTimeout string) {
+	t.Helper()
 	Root(t)
 	ensure(t, sudoRequirement)
 	tag := ""
 	if nopasswd {
 		tag = "NOPASSWD: "
 	}
-	rule := fmt.Sprintf("# %s\nDefaults:%s lecture=never, timestamp_timeout=0\n%s ALL=(ALL:ALL) %sALL\n",
-		t.Name(), user, user, tag)
+	rule := fmt.Sprintf("# %s\nDefaults:%s lecture=never, timestamp_timeout=%s\n%s ALL=(ALL:ALL) %sALL\n",
+		t.Name(), user, timestampTimeout, user, tag)
 	// sudo skips files whose names contain a dot, so the temporary file is
 	// inert until the rename.
 	path := filepath.Join(sudoersDir, "chopplan-testenv-"+randomHex(6))
