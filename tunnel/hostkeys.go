@@ -320,10 +320,7 @@ var knownHostsMu sync.Mutex
 func (p *hostKeyPolicy) recordKey(hostname string, remote net.Addr, key ssh.PublicKey) (recorded bool, err error) {
 	knownHostsMu.Lock()
 	defer knownHostsMu.Unlock()
-	path := p.record
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real
-	}
+	path := followLinks(p.record)
 	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
 		return false, nil
 	}
@@ -349,8 +346,8 @@ func (p *hostKeyPolicy) recordKey(hostname string, remote net.Addr, key ssh.Publ
 		switch {
 		case err == nil:
 			return true, nil
-		case errors.As(err, &ke) && len(ke.Want) > 0:
-			return false, &HostKeyError{Host: host, Key: key, KnownHostsFile: p.record, Changed: true, Known: ke.Want}
+		case errors.As(err, &ke) && len(plainKeys(ke.Want)) > 0:
+			return false, &HostKeyError{Host: host, Key: key, KnownHostsFile: p.record, Changed: true, Known: plainKeys(ke.Want)}
 		}
 	}
 	name := host
@@ -369,6 +366,26 @@ func (p *hostKeyPolicy) recordKey(hostname string, remote net.Addr, key ssh.Publ
 		mode = fi.Mode().Perm()
 	}
 	return true, atomicfile.WriteFile(path, buf.Bytes(), mode)
+}
+
+// followLinks is the file path names once its symbolic links are
+// followed, the last one's target included when it does not exist yet.
+func followLinks(path string) string {
+	for range 40 { // as the kernel's limit on a path's links
+		fi, err := os.Lstat(path)
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			return path
+		}
+		target, err := os.Readlink(path)
+		if err != nil {
+			return path
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(path), target)
+		}
+		path = target
+	}
+	return path
 }
 
 // homeDir is the user's home directory, or "" when unknown.

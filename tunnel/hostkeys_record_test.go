@@ -65,3 +65,45 @@ func isChanged(err error) bool {
 	var he *HostKeyError
 	return errors.As(err, &he) && he.Changed
 }
+
+// An authority's key recorded for the host does not make the host's own
+// plain key, recorded meanwhile by no one, look changed (the callback
+// finds it unknown; so must the check under the lock).
+func TestAcceptNewRecheckIgnoresAuthorities(t *testing.T) {
+	ca, key := newHostKey(t), newHostKey(t)
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	line := "@cert-authority " + knownhosts.Line([]string{"web1"}, ca) + "\n"
+	if err := os.WriteFile(kh, []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := &hostKeyPolicy{mode: HostKeyAcceptNew, files: []string{kh}, record: kh}
+	addr := &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 22}
+	if recorded, err := p.recordKey("web1:22", addr, key); err != nil || !recorded {
+		t.Fatalf("a key beside an authority: %v, %v", recorded, err)
+	}
+	want := line + knownhosts.Line([]string{"web1"}, key) + "\n"
+	if got, _ := os.ReadFile(kh); string(got) != want {
+		t.Fatalf("known_hosts %q, want %q", got, want)
+	}
+}
+
+// A symbolic link to a known_hosts that does not exist yet is followed:
+// the file is made where it points, and the link stays.
+func TestRecordThroughADanglingLink(t *testing.T) {
+	dir := t.TempDir()
+	link, target := filepath.Join(dir, "known_hosts"), filepath.Join(dir, "real", "known_hosts")
+	if err := os.Symlink("real/known_hosts", link); err != nil {
+		t.Fatal(err)
+	}
+	p := &hostKeyPolicy{mode: HostKeyAcceptNew, files: []string{link}, record: link}
+	key := newHostKey(t)
+	if _, err := p.recordKey("web1:22", &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 22}, key); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced: %v", err)
+	}
+	if got, _ := os.ReadFile(target); string(got) != knownhosts.Line([]string{"web1"}, key)+"\n" {
+		t.Fatalf("the link's target holds %q", got)
+	}
+}

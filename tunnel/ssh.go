@@ -184,6 +184,10 @@ func dialHop(ctx context.Context, hop *sshHop, via *ssh.Client, route sshRoute, 
 		return nil, err
 	}
 	defer auth.close()
+	// Signing with an agent's key waits on the agent: ending the connect
+	// closes it too.
+	stopAuth := context.AfterFunc(ctx, auth.close)
+	defer stopAuth()
 	cfg := &ssh.ClientConfig{
 		User:              hop.user,
 		Auth:              auth.methods(),

@@ -117,4 +117,13 @@ func TestSSHUnusableConfigIdentitySkipped(t *testing.T) {
 	if !strings.Contains(out.String(), "skipping an identity file") || !strings.Contains(out.String(), bad) {
 		t.Fatalf("no warning about the unusable identity file: %q", out.String())
 	}
+	// With IdentitiesOnly, the agent's key its .pub names is offered, as
+	// OpenSSH does for a key it cannot read itself (a FIDO key's).
+	if err := os.WriteFile(bad+".pub", []byte(key.AuthorizedKey()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConfigFile = writeConfig(t, "Host *\n  IdentitiesOnly yes\n  IdentityFile "+bad+"\n")
+	if err := ping(t, newSSH(t, cfg, nil)); err != nil {
+		t.Fatalf("IdentitiesOnly with the agent's key named by an unusable file's .pub: %v", err)
+	}
 }

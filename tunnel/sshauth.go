@@ -85,6 +85,7 @@ func (a *sshAuth) methods() []ssh.AuthMethod {
 func loadAuth(identityFiles []string, explicit bool, identitiesOnly bool, agentSocket, passphrase string, warn io.Writer) (*sshAuth, error) {
 	a := &sshAuth{}
 	var fileKeys []*keyFile
+	var skipped []*keyFile // unusable files whose .pub still names an agent's key for IdentitiesOnly
 	for _, path := range identityFiles {
 		k, err := loadKeyFile(path, passphrase)
 		switch {
@@ -94,13 +95,20 @@ func loadAuth(identityFiles []string, explicit bool, identitiesOnly bool, agentS
 			return nil, err
 		case !os.IsNotExist(errors.Unwrap(err)): // else a default identity the user does not have
 			fmt.Fprintf(warn, "chopplan: warning: skipping an identity file: %v\n", err)
+			if b, err := os.ReadFile(path + ".pub"); err == nil {
+				if pub, _, _, _, err := ssh.ParseAuthorizedKey(b); err == nil {
+					skipped = append(skipped, &keyFile{path: path, pub: pub})
+				}
+			}
 		}
 	}
 	if agentSocket != "" {
 		if conn, err := net.DialTimeout("unix", agentSocket, agentTimeout); err == nil {
 			// An agent that does not answer is skipped, not waited for:
 			// the deadline covers listing its keys, and is lifted for the
-			// signing, which the handshake's own deadline bounds.
+			// signing (a hardware key may wait for a touch), which the
+			// connect's context bounds by closing the agent's connection
+			// (dialHop).
 			conn.SetDeadline(time.Now().Add(agentTimeout))
 			signers, err := sshagent.NewClient(conn).Signers()
 			conn.SetDeadline(time.Time{})
@@ -110,7 +118,7 @@ func loadAuth(identityFiles []string, explicit bool, identitiesOnly bool, agentS
 				a.closers = append(a.closers, conn)
 				n := 0
 				for _, s := range signers {
-					if identitiesOnly && !hasKey(fileKeys, s.PublicKey()) {
+					if identitiesOnly && !hasKey(fileKeys, s.PublicKey()) && !hasKey(skipped, s.PublicKey()) {
 						continue
 					}
 					a.signers = append(a.signers, s)
