@@ -3,7 +3,6 @@ package tunnel
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"fmt"
 	"os"
 	"os/user"
@@ -20,8 +19,8 @@ import (
 // their names) and each Match line by the Host line that selects the same
 // hosts, or none (see docs/ssh.md):
 //
-//   - all, final: every host (chopplan reads the configuration once, so a
-//     final block applies as any other);
+//   - all: every host; final: as the rest of the line says, and the block
+//     goes after all others (configWriter);
 //   - canonical: none (chopplan does not canonicalise host names), and
 //     !canonical every host;
 //   - host and originalhost: the patterns, matched against the name the
@@ -41,85 +40,106 @@ const neverHost = "Host !*"
 // Match lines rewritten as above. user tells a user's configuration, whose
 // relative Include paths are under ~/.ssh, from the system's (/etc/ssh).
 func readConfigFile(path string, user bool) ([]byte, error) {
-	var out bytes.Buffer
-	if err := expandConfig(&out, path, user, "", 0); err != nil {
+	var w configWriter
+	w.cur = &w.main
+	if err := w.expand(path, user, block{line: "Host *", every: true}, 0); err != nil {
 		return nil, err
 	}
-	return out.Bytes(), nil
+	return append(w.main.Bytes(), w.finals.Bytes()...), nil
 }
 
-// expandConfig writes path's text to out, rewritten. enclosing is the
-// Host line of the block the file is included in, "" at the top level:
-// the file's blocks then apply to the hosts both select, as OpenSSH
-// has it. A block for every host (Host *, Match all) is the enclosing
-// block; one for some hosts, whose meet with the enclosing's a Host line
-// cannot say, selects none.
-func expandConfig(out *bytes.Buffer, path string, user bool, enclosing string, depth int) error {
+// configWriter gathers the rewritten text. Blocks of Match final go after
+// all the others: OpenSSH applies them in a second pass, so that they only
+// set what nothing else did, which last place gives them under the rule
+// that the first value found wins.
+type configWriter struct {
+	main, finals bytes.Buffer
+	cur          *bytes.Buffer // main, or finals inside a final block
+}
+
+// block is the block lines belong to: its Host line, whether it is every
+// host's, and whether it is a final one.
+type block struct {
+	line  string
+	every bool
+	final bool
+}
+
+func (w *configWriter) line(s string) {
+	w.cur.WriteString(s)
+	w.cur.WriteByte('\n')
+}
+
+// open starts block b.
+func (w *configWriter) open(b block) {
+	w.cur = &w.main
+	if b.final {
+		w.cur = &w.finals
+	}
+	w.line(b.line)
+}
+
+// expand writes path's text, rewritten. enclosing is the block the file
+// is included in (every host's at the top level): the file's blocks then
+// apply to the hosts both select, as OpenSSH has it. A block for every
+// host (Host *, Match all) is the enclosing block; one for some hosts,
+// whose meet with the enclosing's a Host line cannot say, selects none.
+func (w *configWriter) expand(path string, user bool, enclosing block, depth int) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	section := cmp.Or(enclosing, "Host *") // the block the lines belong to
+	cur := enclosing // the block the lines belong to
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
 		keyword, args := splitConfigLine(line)
 		switch strings.ToLower(keyword) {
 		case "host":
-			line = scoped(line, args, enclosing)
-			section = line
+			cur = scoped(block{line: line, every: len(args) == 1 && args[0] == "*"}, enclosing)
+			w.open(cur)
+		case "match":
+			cur = scoped(matchAsBlock(args), enclosing)
+			w.open(cur)
 		case "include":
 			if depth >= maxIncludeDepth {
 				return fmt.Errorf("%s:%d: Include nested more than %d deep", path, n, maxIncludeDepth)
 			}
 			for _, pattern := range args {
-				files, err := includedFiles(pattern, user)
-				if err != nil {
-					return fmt.Errorf("%s:%d: Include %s: %w", path, n, pattern, err)
-				}
-				for _, f := range files {
-					inner := ""
-					if section != "Host *" {
-						inner = section
-					}
-					if err := expandConfig(out, f, user, inner, depth+1); err != nil {
+				for _, f := range includedFiles(pattern, user) {
+					if err := w.expand(f, user, cur, depth+1); err != nil {
 						return fmt.Errorf("%s:%d: Include: %w", path, n, err)
 					}
 				}
 			}
 			// The lines after it are the enclosing block's again, whatever
 			// blocks the included files opened.
-			out.WriteString(section)
-			out.WriteByte('\n')
-			continue
-		case "match":
-			line = matchAsHost(args)
-			_, hosts := splitConfigLine(line)
-			line = scoped(line, hosts, enclosing)
-			section = line
+			w.open(cur)
+		default:
+			w.line(line)
 		}
-		out.WriteString(line)
-		out.WriteByte('\n')
 	}
 	return sc.Err()
 }
 
-// scoped is the Host line for a block opened by line, whose patterns are
-// hosts, in a file included in the block enclosing (expandConfig).
-func scoped(line string, hosts []string, enclosing string) string {
+// scoped is block b, opened in a file included in the block enclosing
+// (expand).
+func scoped(b block, enclosing block) block {
 	switch {
-	case enclosing == "":
-		return line
-	case len(hosts) == 1 && hosts[0] == "*":
-		return enclosing
+	case enclosing.every:
+		return b
+	case b.every:
+		return block{line: enclosing.line, final: b.final || enclosing.final}
 	}
-	return neverHost
+	return block{line: neverHost}
 }
 
-// includedFiles are the files an Include pattern names, in lexical order;
-// none is no error, as in OpenSSH.
-func includedFiles(pattern string, user bool) ([]string, error) {
+// includedFiles are the regular files an Include pattern names, in
+// lexical order, as OpenSSH's glob(3) finds them: a * does not match a
+// leading dot (an editor's swap or lock file), and what is not a regular
+// file (a directory, a dangling link) is passed over. None is no error.
+func includedFiles(pattern string, user bool) []string {
 	pattern = expandTokens(pattern, "", "", 0)
 	if !filepath.IsAbs(pattern) {
 		if user {
@@ -128,12 +148,19 @@ func includedFiles(pattern string, user bool) ([]string, error) {
 			pattern = filepath.Join("/etc/ssh", pattern)
 		}
 	}
-	files, err := filepath.Glob(pattern)
-	if err != nil {
-		return nil, err
+	matches, _ := filepath.Glob(pattern) // a bad pattern matches nothing
+	dotted := strings.HasPrefix(filepath.Base(pattern), ".")
+	var files []string
+	for _, m := range matches {
+		if strings.HasPrefix(filepath.Base(m), ".") && !dotted {
+			continue
+		}
+		if fi, err := os.Stat(m); err == nil && fi.Mode().IsRegular() {
+			files = append(files, m)
+		}
 	}
 	slices.Sort(files)
-	return files, nil
+	return files
 }
 
 // splitConfigLine splits an ssh_config line into its keyword and
@@ -172,6 +199,17 @@ func splitConfigLine(line string) (string, []string) {
 		rest = strings.TrimLeft(rest, " \t")
 	}
 	return keyword, args
+}
+
+// matchAsBlock is the block a Match line with these criteria opens: the
+// Host line that selects the same hosts (matchAsHost), final or not.
+func matchAsBlock(args []string) block {
+	line := matchAsHost(args)
+	final := false
+	for _, a := range args {
+		final = final || strings.EqualFold(a, "final")
+	}
+	return block{line: line, every: line == "Host *", final: final}
 }
 
 // matchAsHost is the Host line that selects the hosts a Match line with

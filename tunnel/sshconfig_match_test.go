@@ -54,8 +54,17 @@ func TestConfigWithMatchAndInclude(t *testing.T) {
 	}
 	// As Fedora's 50-redhat.conf, included by its /etc/ssh/ssh_config.
 	write("conf.d/50-final.conf", "Match final all\n\tConnectTimeout 7\n\tUser everyone\n")
+	// What a * passes over, as OpenSSH's glob does: an editor's swap file,
+	// a dangling lock link, a directory.
+	write("conf.d/.50-final.conf.swp", "Port 1111\n")
+	if err := os.Symlink("nowhere", filepath.Join(dir, "conf.d", ".#lock.conf")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "conf.d", "sub.conf"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	write("conf.d/10-db.conf", "Match originalhost db*\n  User dbadmin\nHost other\n  Port 9\n")
-	main := write("config", `Host web
+	main := write("config", `host	web
   User deploy
   Include `+dir+`/conf.d/*.conf
   Port 2200
@@ -107,13 +116,36 @@ func TestConfigIncludeAtTopLevel(t *testing.T) {
 	}
 	files := configFiles{cfg}
 	for _, tc := range []struct{ alias, key, want string }{
-		{"web", "User", "everyone"}, // the first value wins
+		{"web", "User", "deploy"}, // a final block sets only what nothing else did
 		{"db1", "User", "everyone"},
 		{"db1", "Port", "5432"},
 		{"web", "Port", "22"},
 	} {
 		if got := files.get(tc.alias, tc.key); got != tc.want {
 			t.Errorf("%s %s = %q, want %q\n%s", tc.alias, tc.key, got, tc.want, text)
+		}
+	}
+}
+
+// A block for every host is known by its patterns, however it is written:
+// a file included in it keeps its own blocks.
+func TestConfigIncludeInABlockForEveryHost(t *testing.T) {
+	dir := t.TempDir()
+	inc := filepath.Join(dir, "inc.conf")
+	os.WriteFile(inc, []byte("Host db*\n  Port 5432\n"), 0o644)
+	for _, header := range []string{"Host *", "host\t*", "Host=*", `Host "*"`} {
+		main := filepath.Join(dir, "config")
+		os.WriteFile(main, []byte(header+"\n  Include "+inc+"\n"), 0o644)
+		text, err := readConfigFile(main, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := sshconfig.Decode(bytes.NewReader(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := (configFiles{cfg}).get("db1", "Port"); got != "5432" {
+			t.Errorf("under %q: db1 Port = %q\n%s", header, got, text)
 		}
 	}
 }
