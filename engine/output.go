@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"sync"
+
+	"github.com/chopplan/chopplan/internal/termsafe"
 )
 
 // outputLines turns a call's live output into one output event per line.
@@ -37,8 +39,18 @@ func (o *outputLines) write(stream int, p []byte) {
 		o.emit(Event{Type: EventOutput, Host: o.host, Task: o.task, Stream: stream, Line: string(buf[:i])})
 		buf = buf[i+1:]
 	}
+	// A line that does not end is sent in pieces: a host writing without
+	// newlines cannot make the controller hold all it writes.
+	for len(buf) > maxOutputLine {
+		cut := termsafe.Cut(buf, maxOutputLine)
+		o.emit(Event{Type: EventOutput, Host: o.host, Task: o.task, Stream: stream, Line: string(buf[:cut])})
+		buf = buf[cut:]
+	}
 	o.partial[stream] = append(o.partial[stream][:0], buf...)
 }
+
+// maxOutputLine is the longest line of output held back for its end.
+const maxOutputLine = 64 << 10
 
 // emit sends a line, or keeps it while held. o.mu is held.
 func (o *outputLines) emit(e Event) {

@@ -172,6 +172,18 @@ func TestLineRendererShowsControlCharacters(t *testing.T) {
 	if got := out.String(); !strings.HasPrefix(got, want) || !strings.Contains(got, "boom^[[2J") {
 		t.Fatalf("rendered %q, want it to begin %q and show the error's escape", got, want)
 	}
+	// A file's diff, from the host, likewise.
+	out.Reset()
+	l = engine.NewLineRenderer(&out, nil, engine.LineOptions{Diff: true})
+	diff := cty.ObjectVal(map[string]cty.Value{
+		"before":  cty.MapValEmpty(cty.String),
+		"after":   cty.MapValEmpty(cty.String),
+		"content": cty.StringVal("--- a\n+++ b\n+\x1b]52;c;Zm9v\x07\x1b[2J\u202e\n"),
+	})
+	l.Event(engine.Event{Type: engine.EventTask, Host: "web1", Task: "tasks.t.f", Status: engine.StatusChanged, Diff: diff})
+	if got := out.String(); !strings.Contains(got, "+^[]52;c;Zm9v^G^[[2J\ufffd") {
+		t.Fatalf("diff rendered %q", got)
+	}
 }
 
 func TestJSONRenderer(t *testing.T) {

@@ -53,37 +53,41 @@ func (p *LinePrefixer) Write(b []byte) (int, error) {
 	n := len(b)
 	var out []byte
 	for len(b) > 0 {
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			out = p.appendLine(out, b[:i], true)
+		i := bytes.IndexByte(b, '\n')
+		seg := b
+		if i >= 0 {
+			seg = b[:i]
+		}
+		// A line is shown whole (termsafe), not as the writes that made
+		// it: a write may end inside a character or a colour.
+		line := append(p.partial, seg...)
+		for len(line) > maxLine {
+			cut := termsafe.Cut(line, maxLine)
+			out = p.appendLine(out, line[:cut], false)
+			line = line[cut:]
+		}
+		if i >= 0 {
+			out = p.appendLine(out, line, true)
+			line = line[:0]
 			b = b[i+1:]
-			continue
+		} else {
+			b = nil
 		}
-		if room := maxLine - len(p.partial); len(b) > room {
-			out = p.appendLine(out, b[:room], false)
-			b = b[room:]
-			continue
-		}
-		p.partial = append(p.partial, b...)
-		break
+		p.partial = append(p.partial[:0], line...)
 	}
 	p.print(out)
 	return n, nil
 }
 
-// appendLine appends the pending partial line and rest, as one line.
-func (p *LinePrefixer) appendLine(out, rest []byte, ended bool) []byte {
-	head := p.partial
-	if ended { // CRLF
-		if len(rest) > 0 {
-			rest = bytes.TrimSuffix(rest, []byte{'\r'})
-		} else {
-			head = bytes.TrimSuffix(head, []byte{'\r'})
-		}
+// appendLine appends line, with the prefix, as the terminal is to show
+// it; ended tells a line that ended (its CR of a CRLF is dropped) from a
+// piece of one.
+func (p *LinePrefixer) appendLine(out, line []byte, ended bool) []byte {
+	if ended {
+		line = bytes.TrimSuffix(line, []byte{'\r'})
 	}
 	out = append(out, p.prefix...)
-	out = termsafe.Append(out, head)
-	out = termsafe.Append(out, rest)
-	p.partial = p.partial[:0]
+	out = termsafe.Append(out, line)
 	return append(out, '\n')
 }
 
@@ -101,7 +105,8 @@ func (p *LinePrefixer) Flush() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.partial) > 0 {
-		p.print(p.appendLine(nil, nil, false))
+		p.print(p.appendLine(nil, p.partial, false))
+		p.partial = p.partial[:0]
 	}
 }
 

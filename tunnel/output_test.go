@@ -119,3 +119,23 @@ func TestDockerAgentStderrWriteFailureKeepsTheConnection(t *testing.T) {
 		t.Fatalf("the agent was replaced (pid %d, then %d: %v): its connection was lost", before.PID, after.PID, err)
 	}
 }
+
+// A line is shown whole however the writes split it: inside a character,
+// inside a colour; a piece of a line without end is cut between them.
+func TestLinePrefixerShowsLinesNotWrites(t *testing.T) {
+	var buf bytes.Buffer
+	p := tunnel.NewLineWriter(&buf).Stream("h", 1)
+	p.Write([]byte("caf\xc3"))
+	p.Write([]byte("\xa9 ok\nx \x1b[3"))
+	p.Write([]byte("2mgreen\n"))
+	if want := "h | café ok\nh | x \x1b[32mgreen\x1b[0m\n"; buf.String() != want {
+		t.Fatalf("shown %q, want %q", buf.String(), want)
+	}
+	buf.Reset()
+	p.Write([]byte(strings.Repeat("a", 64<<10-1) + "é tail"))
+	p.Flush()
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if len(lines) != 2 || lines[1] != "h | é tail" || strings.Contains(buf.String(), "\ufffd") {
+		t.Fatalf("a long line cut inside a character: %q", lines[len(lines)-1])
+	}
+}

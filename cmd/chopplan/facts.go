@@ -10,6 +10,7 @@ import (
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/chopplan/chopplan/engine"
+	"github.com/chopplan/chopplan/internal/termsafe"
 	"github.com/chopplan/chopplan/tunnel"
 )
 
@@ -81,7 +82,7 @@ func (c *cli) newFactsCmd() *cobra.Command {
 				}
 				sort.Strings(keys)
 				for _, k := range keys {
-					fmt.Fprintf(c.stdout, "%s | %s = %v\n", h, k, m[k])
+					fmt.Fprintf(c.stdout, "%s | %s = %s\n", h, termsafe.String(k), termsafe.String(fmt.Sprint(m[k])))
 				}
 			}
 			c.printFailures(res)

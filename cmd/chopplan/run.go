@@ -13,6 +13,7 @@ import (
 
 	"github.com/chopplan/chopplan/agent"
 	"github.com/chopplan/chopplan/engine"
+	"github.com/chopplan/chopplan/internal/termsafe"
 )
 
 func (c *cli) newRunCmd() *cobra.Command {
@@ -120,6 +121,11 @@ func (c *cli) printFailures(res interface {
 		if f.Unreachable {
 			word = "UNREACHABLE"
 		}
-		fmt.Fprintf(c.stderr, "%s | %s: %s\n", h, word, f.Message)
+		// The message may hold what the host said: shown, not obeyed.
+		lines := strings.Split(strings.TrimRight(f.Message, "\n"), "\n")
+		fmt.Fprintf(c.stderr, "%s | %s: %s\n", h, word, termsafe.String(lines[0]))
+		for _, l := range lines[1:] {
+			fmt.Fprintf(c.stderr, "%s |   %s\n", h, termsafe.String(l))
+		}
 	}
 }

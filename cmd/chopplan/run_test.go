@@ -44,6 +44,15 @@ func TestRunFailureNamesHost(t *testing.T) {
 	}
 }
 
+// What a host says in a failure is shown, not obeyed: a CR cannot turn
+// the line into another host's, an escape cannot command the terminal.
+func TestRunFailureShowsControlCharacters(t *testing.T) {
+	code, _, errs := runCLI(t, "", "run", "--on", "local", "--", "sh", "-c", `printf '\rweb2 | ok \033]0;x\007' >&2; exit 5`)
+	if code != exitFailed || !strings.Contains(errs, "local | FAILED: exec: sh exited with status 5: ^Mweb2 | ok ^[]0;x^G") {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+}
+
 func TestRunJSON(t *testing.T) {
 	code, out, _ := runCLI(t, "", "run", "-json", "--on", "local", "--on", "exec://sh", "--", "sh", "-c", "echo out; exit 4")
 	if code != exitFailed {
