@@ -7,7 +7,7 @@ import (
 
 func TestString(t *testing.T) {
 	for in, want := range map[string]string{
-		"plain text, é ✓\ttab":  "plain text, é ✓\ttab",
+		"plain text, é ✓\ttab":   "plain text, é ✓\ttab",
 		"\rover":                 "^Mover",
 		"\x1b[31mred\x1b[0m":     "\x1b[31mred\x1b[0m",
 		"\x1b[31mred, left on":   "\x1b[31mred, left on\x1b[0m",
