@@ -48,9 +48,9 @@ func (e *execKind) Start(ctx context.Context, env *StartEnv) (Stream, error) {
 		return nil, fmt.Errorf("exec %s: %w", e.name, err)
 	}
 	// Cancelled, the command and what it started are killed, and its
-	// stdout closed under the bootstrap: a child that escaped the kill
-	// may hold its other end.
-	stop := context.AfterFunc(ctx, func() { p.kill(); p.stdout.Close() })
+	// stdin and stdout closed under the bootstrap: a child that escaped
+	// the kill may hold their other ends, reading nothing, writing nothing.
+	stop := context.AfterFunc(ctx, func() { p.kill(); p.stdin.Close(); p.stdout.Close() })
 	r := bufio.NewReaderSize(p.stdout, 64<<10)
 	res, err := bootstrap(ctx, e.name, p.stdin, r, env)
 	stop()

@@ -139,3 +139,26 @@ func TestLinePrefixerShowsLinesNotWrites(t *testing.T) {
 		t.Fatalf("a long line cut inside a character: %q", lines[len(lines)-1])
 	}
 }
+
+// A relaying command whose first process hands over to a child and exits
+// (setsid forks when it leads its group, as every relay here does) keeps
+// its stream, stderr included, for as long as the child runs.
+func TestExecRelayThatForksKeepsItsStderr(t *testing.T) {
+	t.Parallel()
+	out := &tunneltest.SyncBuffer{}
+	tun := tunnel.New(tunnel.Exec("forked", []string{"setsid", "env", "HOME=" + t.TempDir(), "sh"}), tunnel.Options{Output: out})
+	defer tun.Close()
+	// Long enough after the start for a bound on the first process's
+	// output to have closed the pipe.
+	if _, err := tun.Call(context.Background(), "exec", map[string]any{"command": []string{"sleep", "1.5"}}); err != nil {
+		t.Fatal(err)
+	}
+	writeAgentStderr(t, tun, "still here\n")
+	if _, err := tun.Call(context.Background(), "ping", nil); err != nil {
+		t.Fatal(err)
+	}
+	tun.Close()
+	if !strings.Contains(out.String(), "forked | still here\n") {
+		t.Fatalf("the agent's stderr after its relay's first process exited: %q", out.String())
+	}
+}

@@ -22,10 +22,12 @@ type processStream struct {
 	cmd    *exec.Cmd
 	stdin  *os.File
 	stdout *os.File
+	stderr *os.File // read here, and copied out until stderrDone
 
-	once     sync.Once
-	waitDone chan struct{}
-	waitErr  error
+	once       sync.Once
+	waitDone   chan struct{} // the process has exited
+	waitErr    error
+	stderrDone chan struct{} // every holder of its stderr has closed it
 }
 
 // startProcess runs argv with its stdin and stdout as the agent stream and
@@ -42,8 +44,20 @@ func startProcess(ctx context.Context, argv []string, stderr io.Writer, extraEnv
 		inW.Close()
 		return nil, err
 	}
+	// Stderr is a pipe of ours, copied to stderr here rather than by
+	// os/exec, whose Wait would then wait for every holder of the pipe
+	// (a relaying command's children, a root agent under sudo) to close
+	// it: Close bounds that wait itself.
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		outR.Close()
+		outW.Close()
+		return nil, err
+	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
 	if len(extraEnv) > 0 {
 		cmd.Env = append(os.Environ(), extraEnv...)
 	}
@@ -51,21 +65,28 @@ func startProcess(ctx context.Context, argv []string, stderr io.Writer, extraEnv
 	// controller's group, and the controller decides what it stops (the
 	// first lets running tasks finish); the agent ends when its input does.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	// Children it leaves holding stderr (a relaying command's) would keep
-	// Wait, and so Close, waiting for their end of the pipe.
-	cmd.WaitDelay = time.Second
 	err = cmd.Start()
 	inR.Close()
 	outW.Close()
+	errW.Close()
 	if err != nil {
 		inW.Close()
 		outR.Close()
+		errR.Close()
 		return nil, fmt.Errorf("starting %s: %w", argv[0], err)
 	}
-	p := &processStream{cmd: cmd, stdin: inW, stdout: outR, waitDone: make(chan struct{})}
+	p := &processStream{cmd: cmd, stdin: inW, stdout: outR, stderr: errR,
+		waitDone: make(chan struct{}), stderrDone: make(chan struct{})}
 	go func() {
 		p.waitErr = cmd.Wait()
 		close(p.waitDone)
+	}()
+	go func() {
+		if stderr == nil {
+			stderr = io.Discard
+		}
+		io.Copy(stderr, errR)
+		close(p.stderrDone)
 	}()
 	if err := ctx.Err(); err != nil {
 		p.Close()
@@ -92,15 +113,25 @@ func (p *processStream) Lend(b []byte) error  { return lend(p.stdin, b) }
 func (p *processStream) Unread() (int, error) { return unread(p.stdin) }
 
 // Close ends the agent: end of input first, so it can kill what it
-// started, then a kill if it lingers.
+// started, then a kill if it lingers. Its stderr is copied out until
+// whatever holds it closes it (a relaying command's children may outlive
+// the command), within the same grace.
 func (p *processStream) Close() error {
 	p.once.Do(func() {
 		p.stdin.Close()
+		grace := time.NewTimer(closeGrace)
+		defer grace.Stop()
 		select {
 		case <-p.waitDone:
-		case <-time.After(closeGrace):
+		case <-grace.C:
 			p.kill()
 			<-p.waitDone
+		}
+		select {
+		case <-p.stderrDone:
+		case <-grace.C:
+			p.stderr.Close() // ends the copy
+			<-p.stderrDone
 		}
 		p.stdout.Close()
 	})
@@ -110,10 +141,15 @@ func (p *processStream) Close() error {
 // kill ends the process and the rest of its process group: a command
 // that relays the stream (the exec kind) may have started children that
 // hold its stdout open, which a kill of the command alone leaves reading
-// on. A member that is not this user's (a root agent under sudo) is not
-// reached.
+// on. The group is signalled only while its leader is not yet waited
+// for, when its id cannot have been reused. A member that is not this
+// user's (a root agent under sudo) is not reached.
 func (p *processStream) kill() {
-	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	select {
+	case <-p.waitDone:
+	default:
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	}
 	p.cmd.Process.Kill()
 }
 
