@@ -311,7 +311,7 @@ func (d *dockerImage) Start(ctx context.Context, env *StartEnv) (_ Stream, err e
 		if ctx.Err() != nil {
 			// Cancelled, the daemon may have made it all the same, and
 			// one never started is not removed by AutoRemove.
-			removeContainer(cli, name)
+			removeCreated(cli, name)
 		}
 		return nil, dockerError(cli, fmt.Sprintf("creating a container of %q", d.image), err)
 	}
@@ -524,6 +524,25 @@ func copyAgent(ctx context.Context, cli *client.Client, id string, bin *dockerAg
 // removeContainer removes container id, killing it if it still runs.
 // A container the daemon is already removing (AutoRemove) is waited for,
 // so that the container is gone when Close returns.
+// removeCreated removes the container name whose create was cancelled in
+// flight: the daemon may register it a moment later (while it still
+// makes its layer), so one not found is looked for again, for 2 s.
+func removeCreated(cli *client.Client, name string) {
+	for range 10 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := cli.ContainerInspect(ctx, name)
+		cancel()
+		switch {
+		case err == nil:
+			removeContainer(cli, name)
+			return
+		case !cerrdefs.IsNotFound(err):
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 func removeContainer(cli *client.Client, id string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
