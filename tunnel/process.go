@@ -1,12 +1,15 @@
 package tunnel
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -119,17 +122,21 @@ func (p *processStream) Unread() (int, error) { return unread(p.stdin) }
 func (p *processStream) Close() error {
 	p.once.Do(func() {
 		p.stdin.Close()
-		grace := time.NewTimer(closeGrace)
-		defer grace.Stop()
+		deadline := time.Now().Add(closeGrace)
 		select {
 		case <-p.waitDone:
-		case <-grace.C:
+		case <-time.After(closeGrace):
 			p.kill()
 			<-p.waitDone
 		}
+		// What is left of the grace, and a second at least after a kill,
+		// for what still holds stderr: then what is left of the group is
+		// killed, and the rest (outside the group, or not ours) keeps a
+		// pipe no one reads.
 		select {
 		case <-p.stderrDone:
-		case <-grace.C:
+		case <-time.After(max(time.Until(deadline), time.Second)):
+			p.kill()
 			p.stderr.Close() // ends the copy
 			<-p.stderrDone
 		}
@@ -141,16 +148,45 @@ func (p *processStream) Close() error {
 // kill ends the process and the rest of its process group: a command
 // that relays the stream (the exec kind) may have started children that
 // hold its stdout open, which a kill of the command alone leaves reading
-// on. The group is signalled only while its leader is not yet waited
-// for, when its id cannot have been reused. A member that is not this
+// on. The group is signalled while its id is its own: while the leader
+// is not yet waited for, or some member lives (a group's id is not given
+// to another process while it has members). A member that is not this
 // user's (a root agent under sudo) is not reached.
 func (p *processStream) kill() {
+	pgid := p.cmd.Process.Pid
 	select {
 	case <-p.waitDone:
+		if groupHasMembers(pgid) {
+			syscall.Kill(-pgid, syscall.SIGKILL)
+		}
 	default:
-		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		syscall.Kill(-pgid, syscall.SIGKILL)
 	}
 	p.cmd.Process.Kill()
+}
+
+// groupHasMembers reports whether a live process is in process group
+// pgid, from /proc.
+func groupHasMembers(pgid int) bool {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp ...: comm may hold spaces and parens.
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) > 2 && f[0] != "Z" && f[2] == strconv.Itoa(pgid) {
+			return true
+		}
+	}
+	return false
 }
 
 // Exited reports the agent's exit once it has exited, else nil.
