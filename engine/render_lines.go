@@ -264,7 +264,7 @@ func (f *lineFormatter) diff(b *strings.Builder, host string, d cty.Value) {
 		case strings.HasPrefix(l, "@@"):
 			sgr = sgrCyan
 		}
-		b.WriteString(f.prefix(host) + "  " + f.paint(sgr, termsafe.String(l)) + "\n")
+		b.WriteString(f.prefix(host) + "  " + f.paint(sgr, termsafe.String(strings.TrimSuffix(l, "\r"))) + "\n")
 	}
 }
 

@@ -521,9 +521,6 @@ func copyAgent(ctx context.Context, cli *client.Client, id string, bin *dockerAg
 	return nil
 }
 
-// removeContainer removes container id, killing it if it still runs.
-// A container the daemon is already removing (AutoRemove) is waited for,
-// so that the container is gone when Close returns.
 // removeCreated removes the container name whose create was cancelled in
 // flight: the daemon may register it a moment later (while it still
 // makes its layer), so one not found is looked for again, for 2 s.
@@ -543,6 +540,9 @@ func removeCreated(cli *client.Client, name string) {
 	}
 }
 
+// removeContainer removes container id, killing it if it still runs.
+// A container the daemon is already removing (AutoRemove) is waited for,
+// so that the container is gone when Close returns.
 func removeContainer(cli *client.Client, id string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

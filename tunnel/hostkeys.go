@@ -381,7 +381,13 @@ func followLinks(path string) string {
 			return path
 		}
 		if !filepath.IsAbs(target) {
-			target = filepath.Join(filepath.Dir(path), target)
+			// Relative to the link's real directory: a .. in it leaves
+			// that, not the path the link was reached by.
+			dir := filepath.Dir(path)
+			if real, err := filepath.EvalSymlinks(dir); err == nil {
+				dir = real
+			}
+			target = filepath.Join(dir, target)
 		}
 		path = target
 	}

@@ -107,3 +107,26 @@ func TestRecordThroughADanglingLink(t *testing.T) {
 		t.Fatalf("the link's target holds %q", got)
 	}
 }
+
+// A relative link is read from the real directory it lies in: its ..
+// leaves that directory, not the one it was reached by (~/.ssh a link to
+// /data/ssh, say).
+func TestRecordThroughALinkInALinkedDirectory(t *testing.T) {
+	root := t.TempDir()
+	data, home := filepath.Join(root, "data"), filepath.Join(root, "home")
+	for _, d := range []string{filepath.Join(data, "ssh"), filepath.Join(data, "shared"), home} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(filepath.Join(data, "ssh"), filepath.Join(home, ".ssh")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../shared/known_hosts", filepath.Join(data, "ssh", "known_hosts")); err != nil {
+		t.Fatal(err)
+	}
+	kh := filepath.Join(home, ".ssh", "known_hosts")
+	if got, want := followLinks(kh), filepath.Join(data, "shared", "known_hosts"); got != want {
+		t.Fatalf("followLinks(%s) = %s, want %s", kh, got, want)
+	}
+}

@@ -476,7 +476,7 @@ func (k *sshKind) explainSudo(ctx context.Context, tail *tailBuffer, err error) 
 			Fix: "Add a sudoers rule for the login user on the host"}
 	case strings.Contains(stderr, "must have a tty"):
 		return &AgentStartError{Host: k.cfg.Name, Reason: fmt.Sprintf("sudo to %s on the host requires a terminal (Defaults requiretty), which chopplan's session has not", u),
-			Fix: "Exempt the login user in /etc/sudoers.d/ on the host: Defaults:USER !requiretty"}
+			Fix: "Exempt the login user in /etc/sudoers.d/ on the host: Defaults:<login user> !requiretty"}
 	case strings.Contains(stderr, "unknown user"):
 		return &AgentStartError{Host: k.cfg.Name, Reason: fmt.Sprintf("sudo: no user %q on the host", u)}
 	case strings.Contains(stderr, "sudo: not found") || strings.Contains(stderr, "sudo: command not found"):

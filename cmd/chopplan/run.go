@@ -122,10 +122,14 @@ func (c *cli) printFailures(res interface {
 			word = "UNREACHABLE"
 		}
 		// The message may hold what the host said: shown, not obeyed.
-		lines := strings.Split(strings.TrimRight(f.Message, "\n"), "\n")
-		fmt.Fprintf(c.stderr, "%s | %s: %s\n", h, word, termsafe.String(lines[0]))
-		for _, l := range lines[1:] {
-			fmt.Fprintf(c.stderr, "%s |   %s\n", h, termsafe.String(l))
+		lines := strings.Split(strings.TrimRight(f.Message, "\r\n"), "\n")
+		for i, l := range lines {
+			l = termsafe.String(strings.TrimSuffix(l, "\r"))
+			if i == 0 {
+				fmt.Fprintf(c.stderr, "%s | %s: %s\n", h, word, l)
+			} else {
+				fmt.Fprintf(c.stderr, "%s |   %s\n", h, l)
+			}
 		}
 	}
 }

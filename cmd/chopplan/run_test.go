@@ -53,6 +53,14 @@ func TestRunFailureShowsControlCharacters(t *testing.T) {
 	}
 }
 
+// A failure's line ending in CRLF shows no ^M.
+func TestRunFailureDropsTheClosingCR(t *testing.T) {
+	code, _, errs := runCLI(t, "", "run", "--on", "local", "--", "sh", "-c", `printf 'bad\r\n' >&2; exit 5`)
+	if code != exitFailed || !strings.Contains(errs, "status 5: bad\n") {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+}
+
 func TestRunJSON(t *testing.T) {
 	code, out, _ := runCLI(t, "", "run", "-json", "--on", "local", "--on", "exec://sh", "--", "sh", "-c", "echo out; exit 4")
 	if code != exitFailed {

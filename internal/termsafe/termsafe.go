@@ -86,13 +86,32 @@ func Cut(b []byte, n int) int {
 		cut--
 	}
 	from := max(0, cut-64)
-	if j := bytes.LastIndexByte(b[from:cut], 0x1b); j >= 0 && sgrLen(b[from+j:]) > cut-(from+j) {
-		cut = from + j // a colour sequence runs past the cut
+	if j := bytes.LastIndexByte(b[from:cut], 0x1b); j >= 0 {
+		if esc := from + j; sgrLen(b[esc:]) > cut-esc || unfinishedSGR(b[esc:]) {
+			cut = esc // a colour sequence runs past the cut, or may yet
+		}
 	}
 	if cut == 0 {
 		return n
 	}
 	return cut
+}
+
+// unfinishedSGR reports whether b is the start of a colour sequence that
+// has not ended yet: ESC [ and digits or semicolons up to b's end.
+func unfinishedSGR(b []byte) bool {
+	if len(b) < 2 || b[0] != 0x1b {
+		return len(b) == 1 && b[0] == 0x1b
+	}
+	if b[1] != '[' || len(b) > 64 {
+		return false
+	}
+	for _, c := range b[2:] {
+		if c != ';' && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // sgrLen is the length of the colour (SGR) sequence b begins with, or 0.
