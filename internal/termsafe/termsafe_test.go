@@ -40,7 +40,7 @@ func TestCut(t *testing.T) {
 		{"ab\x1b[31mc", 7, 7},     // after it
 		{"ab\x1b]0;t\x07c", 4, 4}, // not a colour: shown as ^[, cut anywhere
 		{strings.Repeat("é", 3), 1, 1},
-		{"ab\x1b[3", 4, 2}, // a colour that may yet end: kept whole
+		{"ab\x1b[3", 4, 2},  // a colour that may yet end: kept whole
 		{"ab\x1b[3x", 4, 4}, // not a colour after all
 	} {
 		if got := Cut([]byte(tc.b), tc.n); got != tc.want {
