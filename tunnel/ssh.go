@@ -307,12 +307,23 @@ func (k *sshKind) shellCommand() string {
 	// may keep credentials, but without a terminal keys them on the
 	// process that ran it, which exec replaces. set +x keeps a login
 	// shell's tracing from printing it.
+	//
+	// A sh that sudo runs without reading the password (a rule that lets
+	// sh run without one, but not true) would take the password for the
+	// script's first command, and print it in its complaint. So the
+	// controller sends a line of its own after it (sudoSync), and the sh
+	// under sudo reads up to that line before it reads the script: the
+	// password, if sudo left it, is read and dropped.
 	ask := "echo " + sudoMarker + " password"
+	syncThenSh := shellQuote(`IFS= read -r l; [ "$l" = ` + sudoSync + ` ] || { IFS= read -r l; [ "$l" = ` + sudoSync + ` ] || exit 1; }; l=; exec sh`)
 	return "set +x; if sudo -n -u " + u + " true 2>/dev/null; then echo " + sudoMarker + " none; exec sudo -n -H -u " + u + " -- sh; fi; " +
 		ask + "; IFS= read -r p || exit 1; " +
 		"printf '%s\\n' \"$p\" | sudo -S -k -p '' -u " + u + " true || exit 1; p=; " +
-		ask + "; exec sudo -S -k -p '' -H -u " + u + " -- sh"
+		ask + "; exec sudo -S -k -p '' -H -u " + u + " -- sh -c " + syncThenSh
 }
+
+// sudoSync follows the password sent for the sh under sudo (shellCommand).
+const sudoSync = "chopplan-sudo-sync"
 
 func (k *sshKind) sudoUser() string {
 	if k.cfg.SudoUser == "" {
@@ -442,11 +453,15 @@ func (k *sshKind) sendSudoPassword(stdin io.Writer, r *bufio.Reader, stderr io.W
 			if asked++; asked > 2 {
 				return errors.New("the sudo wrapper asked for the password more than twice")
 			}
-			if _, err := io.WriteString(stdin, k.cfg.SudoPassword+"\n"); err != nil {
+			line := k.cfg.SudoPassword + "\n"
+			if asked == 2 {
+				line += sudoSync + "\n" // sudo -S reads the password, sh the rest
+			}
+			if _, err := io.WriteString(stdin, line); err != nil {
 				return err
 			}
 			if asked == 2 {
-				return nil // sudo -S reads it, then sh reads on
+				return nil
 			}
 		default:
 			if skipped += len(b); skipped > 64<<10 {

@@ -66,6 +66,18 @@ func TestSSHSudoPassword(t *testing.T) {
 	if u := factsUser(t, newSSH(t, cfg, nil)); u != "root" {
 		t.Fatalf("agent through sudo -S runs as %q", u)
 	}
+
+	// A rule that lets sh, but not true, run without a password: sudo
+	// runs sh without reading it, and the password, left on stdin, is
+	// neither run nor shown.
+	testenv.SudoNopasswdCommands(t, user, "/bin/sh", "/usr/bin/sh")
+	out = &tunneltest.SyncBuffer{}
+	if u := factsUser(t, newSSH(t, cfg, out)); u != "root" {
+		t.Fatalf("agent through a sudo that runs sh without a password runs as %q", u)
+	}
+	if strings.Contains(out.String(), password) {
+		t.Fatalf("the password was shown: %q", out.String())
+	}
 }
 
 // A password given for a host whose sudo needs none is not sent: the

@@ -58,9 +58,33 @@ func sudoRule(t testing.TB, user string, nopasswd bool, timestampTimeout string)
 	}
 	rule := fmt.Sprintf("# %s\nDefaults:%s lecture=never, timestamp_timeout=%s\n%s ALL=(ALL:ALL) %sALL\n",
 		t.Name(), user, timestampTimeout, user, tag)
+	installSudoers(t, "chopplan-testenv-", user, rule)
+	// A sudoers without @includedir would make the rule a silent no-op.
+	out, err := exec.Command("sudo", "-n", "-l", "-U", user).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "(ALL : ALL) "+tag+"ALL") {
+		t.Fatalf("testenv: sudo rule for %s not in effect (does /etc/sudoers include %s?): %v: %s",
+			user, sudoersDir, err, tail(out, 300))
+	}
+}
+
+// SudoNopasswdCommands adds to user's rules that the commands run as any
+// user without a password, in a file read after SudoRule's (the last rule
+// that matches is sudo's), until the test ends.
+func SudoNopasswdCommands(t testing.TB, user string, commands ...string) {
+	t.Helper()
+	Root(t)
+	ensure(t, sudoRequirement)
+	installSudoers(t, "zz-chopplan-testenv-", user, fmt.Sprintf("# %s\n%s ALL=(ALL:ALL) NOPASSWD: %s\n",
+		t.Name(), user, strings.Join(commands, ", ")))
+}
+
+// installSudoers puts rule in a file of /etc/sudoers.d named prefix and
+// a random suffix, checked by visudo first, removed when the test ends.
+func installSudoers(t testing.TB, prefix, user, rule string) {
+	t.Helper()
 	// sudo skips files whose names contain a dot, so the temporary file is
 	// inert until the rename.
-	path := filepath.Join(sudoersDir, "chopplan-testenv-"+randomHex(6))
+	path := filepath.Join(sudoersDir, prefix+randomHex(6))
 	tmp := path + ".tmp"
 	if err := os.MkdirAll(sudoersDir, 0o755); err != nil {
 		t.Fatalf("testenv: %v", err)
@@ -76,12 +100,6 @@ func sudoRule(t testing.TB, user string, nopasswd bool, timestampTimeout string)
 		t.Fatalf("testenv: %v", err)
 	}
 	t.Cleanup(func() { os.Remove(path) })
-	// A sudoers without @includedir would make the rule a silent no-op.
-	out, err := exec.Command("sudo", "-n", "-l", "-U", user).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "(ALL : ALL) "+tag+"ALL") {
-		t.Fatalf("testenv: sudo rule for %s not in effect (does /etc/sudoers include %s?): %v: %s",
-			user, sudoersDir, err, tail(out, 300))
-	}
 }
 
 // RunAs returns a command that runs argv as user, with that user's uid,
