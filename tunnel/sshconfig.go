@@ -125,9 +125,12 @@ func (c configFiles) getAll(alias, key string) []string {
 	return out
 }
 
-var parsedConfigs sync.Map // path -> *sshconfig.Config (nil when missing)
+var parsedConfigs sync.Map // the files' paths, joined by NULs -> configFiles
 
-// loadConfigFiles parses the ssh_config files once per process.
+// loadConfigFiles parses the ssh_config files once per process: the
+// user's and the system's as one text, the user's first (the first value
+// found wins), and the Match final blocks of both after the rest of both,
+// as OpenSSH's second pass would apply them (readConfigFile).
 func loadConfigFiles(custom string) (configFiles, error) {
 	var paths []string
 	switch custom {
@@ -138,30 +141,42 @@ func loadConfigFiles(custom string) (configFiles, error) {
 	default:
 		paths = []string{custom}
 	}
-	var out configFiles
+	key := strings.Join(paths, "\x00")
+	if v, ok := parsedConfigs.Load(key); ok {
+		return v.(configFiles), nil
+	}
+	files, err := parseConfigPaths(paths, custom != "")
+	if err != nil {
+		return nil, err
+	}
+	parsedConfigs.Store(key, files)
+	return files, nil
+}
+
+// parseConfigPaths reads and parses the files as one (loadConfigFiles);
+// a missing one is skipped, but for the first when required.
+func parseConfigPaths(paths []string, required bool) (configFiles, error) {
+	var main, finals bytes.Buffer
 	for i, p := range paths {
-		if v, ok := parsedConfigs.Load(p); ok {
-			if v.(*sshconfig.Config) != nil {
-				out = append(out, v.(*sshconfig.Config))
-			}
-			continue
-		}
-		data, err := readConfigFile(p, p != "/etc/ssh/ssh_config")
+		m, f, err := readConfigFile(p, p != "/etc/ssh/ssh_config")
 		if err != nil {
-			if os.IsNotExist(err) && (custom == "" || i > 0) {
-				parsedConfigs.Store(p, (*sshconfig.Config)(nil))
+			if os.IsNotExist(err) && (!required || i > 0) {
 				continue
 			}
 			return nil, fmt.Errorf("tunnel: ssh: reading %s: %w", p, err)
 		}
-		cfg, err := sshconfig.Decode(bytes.NewReader(data))
-		if err != nil {
-			return nil, fmt.Errorf("tunnel: ssh: parsing %s: %w", p, err)
-		}
-		parsedConfigs.Store(p, cfg)
-		out = append(out, cfg)
+		main.Write(m)
+		finals.Write(f)
 	}
-	return out, nil
+	if main.Len()+finals.Len() == 0 {
+		return nil, nil
+	}
+	main.Write(finals.Bytes())
+	cfg, err := sshconfig.Decode(&main)
+	if err != nil {
+		return nil, fmt.Errorf("tunnel: ssh: parsing %s: %w", strings.Join(paths, " and "), err)
+	}
+	return configFiles{cfg}, nil
 }
 
 // resolve works out every hop to the target of c.

@@ -37,15 +37,22 @@ const maxIncludeDepth = 16
 const neverHost = "Host !*"
 
 // readConfigFile returns path's ssh_config text with its Include and
-// Match lines rewritten as above. user tells a user's configuration, whose
-// relative Include paths are under ~/.ssh, from the system's (/etc/ssh).
-func readConfigFile(path string, user bool) ([]byte, error) {
+// Match lines rewritten as above: its Match final blocks apart, to go
+// after everything else read (configWriter). user tells a user's
+// configuration, whose relative Include paths are under ~/.ssh, from the
+// system's (/etc/ssh). Each part ends with a block for every host, so
+// that what follows it is not taken into one of its blocks.
+func readConfigFile(path string, user bool) (main, finals []byte, err error) {
 	var w configWriter
 	w.cur = &w.main
 	if err := w.expand(path, user, block{line: "Host *", every: true}, 0); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return append(w.main.Bytes(), w.finals.Bytes()...), nil
+	if w.finals.Len() > 0 {
+		w.finals.WriteString("Host *\n")
+	}
+	w.main.WriteString("Host *\n")
+	return w.main.Bytes(), w.finals.Bytes(), nil
 }
 
 // configWriter gathers the rewritten text. Blocks of Match final go after
@@ -126,6 +133,7 @@ func (w *configWriter) expand(path string, user bool, enclosing block, depth int
 // scoped is block b, opened in a file included in the block enclosing
 // (expand).
 func scoped(b block, enclosing block) block {
+	b.final = b.final || enclosing.final
 	switch {
 	case enclosing.every:
 		return b
@@ -149,10 +157,9 @@ func includedFiles(pattern string, user bool) []string {
 		}
 	}
 	matches, _ := filepath.Glob(pattern) // a bad pattern matches nothing
-	dotted := strings.HasPrefix(filepath.Base(pattern), ".")
 	var files []string
 	for _, m := range matches {
-		if strings.HasPrefix(filepath.Base(m), ".") && !dotted {
+		if dotMatched(pattern, m) {
 			continue
 		}
 		if fi, err := os.Stat(m); err == nil && fi.Mode().IsRegular() {
@@ -161,6 +168,21 @@ func includedFiles(pattern string, user bool) []string {
 	}
 	slices.Sort(files)
 	return files
+}
+
+// dotMatched reports whether a component of match that begins with a dot
+// was matched by one of pattern's that does not (a * or ?, which in
+// OpenSSH's glob do not match a leading dot). Glob matches component by
+// component, so the two have as many.
+func dotMatched(pattern, match string) bool {
+	ps := strings.Split(filepath.Clean(pattern), string(filepath.Separator))
+	ms := strings.Split(filepath.Clean(match), string(filepath.Separator))
+	for i := range min(len(ps), len(ms)) {
+		if strings.HasPrefix(ms[i], ".") && !strings.HasPrefix(ps[i], ".") {
+			return true
+		}
+	}
+	return false
 }
 
 // splitConfigLine splits an ssh_config line into its keyword and
@@ -206,8 +228,14 @@ func splitConfigLine(line string) (string, []string) {
 func matchAsBlock(args []string) block {
 	line := matchAsHost(args)
 	final := false
-	for _, a := range args {
-		final = final || strings.EqualFold(a, "final")
+	for i := 0; i < len(args); i++ {
+		switch strings.ToLower(args[i]) {
+		case "final":
+			final = true
+		case "all", "canonical", "!all", "!canonical", "!final":
+		default:
+			i++ // a criterion's argument, which may be the word final
+		}
 	}
 	return block{line: line, every: line == "Host *", final: final}
 }

@@ -1,13 +1,28 @@
 package tunnel
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
-
-	sshconfig "github.com/kevinburke/ssh_config"
 )
+
+// parsed reads and parses the files as loadConfigFiles does, and returns
+// the text parsed too.
+func parsed(t *testing.T, paths ...string) (configFiles, string) {
+	t.Helper()
+	files, err := parseConfigPaths(paths, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	for _, p := range paths {
+		m, f, _ := readConfigFile(p, true)
+		text.Write(m)
+		text.Write(f)
+	}
+	return files, text.String()
+}
 
 func TestMatchAsHost(t *testing.T) {
 	me := localUserName()
@@ -75,15 +90,7 @@ Match exec "true"
 Host *
   Port 22
 `)
-	text, err := readConfigFile(main, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := sshconfig.Decode(bytes.NewReader(text))
-	if err != nil {
-		t.Fatalf("%v\n%s", err, text)
-	}
-	files := configFiles{cfg}
+	files, text := parsed(t, main)
 	for _, tc := range []struct{ alias, key, want string }{
 		{"web", "User", "deploy"},
 		{"web", "Port", "2200"},        // after the Include, web's block again
@@ -106,15 +113,7 @@ func TestConfigIncludeAtTopLevel(t *testing.T) {
 	os.WriteFile(inc, []byte("Match final all\n  User everyone\nHost db*\n  Port 5432\n"), 0o644)
 	main := filepath.Join(dir, "config")
 	os.WriteFile(main, []byte("Include "+inc+"\nHost web\n  User deploy\nHost *\n  Port 22\n"), 0o644)
-	text, err := readConfigFile(main, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := sshconfig.Decode(bytes.NewReader(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := configFiles{cfg}
+	files, text := parsed(t, main)
 	for _, tc := range []struct{ alias, key, want string }{
 		{"web", "User", "deploy"}, // a final block sets only what nothing else did
 		{"db1", "User", "everyone"},
@@ -136,16 +135,48 @@ func TestConfigIncludeInABlockForEveryHost(t *testing.T) {
 	for _, header := range []string{"Host *", "host\t*", "Host=*", `Host "*"`} {
 		main := filepath.Join(dir, "config")
 		os.WriteFile(main, []byte(header+"\n  Include "+inc+"\n"), 0o644)
-		text, err := readConfigFile(main, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := sshconfig.Decode(bytes.NewReader(text))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := (configFiles{cfg}).get("db1", "Port"); got != "5432" {
+		files, text := parsed(t, main)
+		if got := files.get("db1", "Port"); got != "5432" {
 			t.Errorf("under %q: db1 Port = %q\n%s", header, got, text)
 		}
+	}
+}
+
+// Match final blocks go after every other block of the user's and the
+// system's files alike (OpenSSH's second pass), blocks included under one
+// are final too, and the word final as a criterion's argument is not one.
+func TestConfigFinalBlocksGoLast(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		path := filepath.Join(dir, name)
+		os.WriteFile(path, []byte(body), 0o644)
+		return path
+	}
+	inc := write("inc.conf", "Host web\n  User included\n")
+	user := write("user", "Match final all\n  User final-user\n  Include "+inc+"\nMatch host final\n  Port 7\n")
+	system := write("system", "Host web\n  User system\nHost *\n  Port 22\n")
+	files, text := parsed(t, user, system)
+	for _, tc := range []struct{ alias, key, want string }{
+		{"web", "User", "system"},    // the system's plain block before any final one
+		{"db", "User", "final-user"}, // nothing else sets it
+		{"final", "Port", "7"},       // a host named final: not a final block
+	} {
+		if got := files.get(tc.alias, tc.key); got != tc.want {
+			t.Errorf("%s %s = %q, want %q\n%s", tc.alias, tc.key, got, tc.want, text)
+		}
+	}
+}
+
+// A * passes over a leading dot in any component it matches, as in
+// OpenSSH's glob (~/.ssh/.git/config under Include */config).
+func TestIncludePassesOverDotDirectories(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{".git", "team"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+		os.WriteFile(filepath.Join(dir, d, "config"), []byte("Host "+d+"\n  Port 1\n"), 0o644)
+	}
+	got := includedFiles(filepath.Join(dir, "*", "config"), true)
+	if len(got) != 1 || got[0] != filepath.Join(dir, "team", "config") {
+		t.Fatalf("included %v", got)
 	}
 }
