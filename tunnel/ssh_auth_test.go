@@ -126,4 +126,15 @@ func TestSSHUnusableConfigIdentitySkipped(t *testing.T) {
 	if err := ping(t, newSSH(t, cfg, nil)); err != nil {
 		t.Fatalf("IdentitiesOnly with the agent's key named by an unusable file's .pub: %v", err)
 	}
+	// The .pub named itself (an agent that keeps the private key), or
+	// beside a private key that is not there.
+	for _, name := range []string{bad + ".pub", filepath.Join(t.TempDir(), "id_elsewhere")} {
+		if !strings.HasSuffix(name, ".pub") {
+			os.WriteFile(name+".pub", []byte(key.AuthorizedKey()), 0o644)
+		}
+		cfg.ConfigFile = writeConfig(t, "Host *\n  IdentitiesOnly yes\n  IdentityFile "+name+"\n")
+		if err := ping(t, newSSH(t, cfg, nil)); err != nil {
+			t.Fatalf("IdentitiesOnly with IdentityFile %s: %v", name, err)
+		}
+	}
 }

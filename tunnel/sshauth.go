@@ -93,12 +93,14 @@ func loadAuth(identityFiles []string, explicit bool, identitiesOnly bool, agentS
 			fileKeys = append(fileKeys, k)
 		case explicit:
 			return nil, err
-		case !os.IsNotExist(errors.Unwrap(err)): // else a default identity the user does not have
-			fmt.Fprintf(warn, "chopplan: warning: skipping an identity file: %v\n", err)
-			if b, err := os.ReadFile(path + ".pub"); err == nil {
-				if pub, _, _, _, err := ssh.ParseAuthorizedKey(b); err == nil {
-					skipped = append(skipped, &keyFile{path: path, pub: pub})
-				}
+		default:
+			// A public key, in the file itself (IdentityFile key.pub, as
+			// agents that keep the private key elsewhere have it) or
+			// beside it, names the agent's key to offer, as in OpenSSH.
+			if pub := publicKeyOf(path); pub != nil {
+				skipped = append(skipped, &keyFile{path: path, pub: pub})
+			} else if !os.IsNotExist(errors.Unwrap(err)) { // else a default identity the user does not have
+				fmt.Fprintf(warn, "chopplan: warning: skipping an identity file: %v\n", err)
 			}
 		}
 	}
@@ -135,6 +137,18 @@ func loadAuth(identityFiles []string, explicit bool, identitiesOnly bool, agentS
 		a.offered = append(a.offered, fmt.Sprintf("%s (%s %s)", k.path, k.pub.Type(), ssh.FingerprintSHA256(k.pub)))
 	}
 	return a, nil
+}
+
+// publicKeyOf is the public key in the file path or in path.pub, or nil.
+func publicKeyOf(path string) ssh.PublicKey {
+	for _, p := range []string{path, path + ".pub"} {
+		if b, err := os.ReadFile(p); err == nil {
+			if pub, _, _, _, err := ssh.ParseAuthorizedKey(b); err == nil {
+				return pub
+			}
+		}
+	}
+	return nil
 }
 
 func hasKey(keys []*keyFile, pub ssh.PublicKey) bool {
