@@ -264,7 +264,8 @@ func (f *lineFormatter) diff(b *strings.Builder, host string, d cty.Value) {
 		case strings.HasPrefix(l, "@@"):
 			sgr = sgrCyan
 		}
-		b.WriteString(f.prefix(host) + "  " + f.paint(sgr, termsafe.String(strings.TrimSuffix(l, "\r"))) + "\n")
+		// A CR stays visible (^M) here: a diff may be of line endings.
+		b.WriteString(f.prefix(host) + "  " + f.paint(sgr, termsafe.String(l)) + "\n")
 	}
 }
 

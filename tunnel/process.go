@@ -123,19 +123,21 @@ func (p *processStream) Close() error {
 	p.once.Do(func() {
 		p.stdin.Close()
 		deadline := time.Now().Add(closeGrace)
+		wait := func() time.Duration { return time.Until(deadline) }
 		select {
 		case <-p.waitDone:
 		case <-time.After(closeGrace):
 			p.kill()
 			<-p.waitDone
+			wait = func() time.Duration { return time.Second }
 		}
-		// What is left of the grace, and a second at least after a kill,
-		// for what still holds stderr: then what is left of the group is
-		// killed, and the rest (outside the group, or not ours) keeps a
-		// pipe no one reads.
+		// What is left of the grace (a second after a kill) for what
+		// still holds stderr: then what is left of the group is killed,
+		// and the rest (outside the group, or not ours) keeps a pipe no
+		// one reads.
 		select {
 		case <-p.stderrDone:
-		case <-time.After(max(time.Until(deadline), time.Second)):
+		case <-time.After(wait()):
 			p.kill()
 			p.stderr.Close() // ends the copy
 			<-p.stderrDone

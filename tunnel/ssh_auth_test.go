@@ -118,13 +118,18 @@ func TestSSHUnusableConfigIdentitySkipped(t *testing.T) {
 		t.Fatalf("no warning about the unusable identity file: %q", out.String())
 	}
 	// With IdentitiesOnly, the agent's key its .pub names is offered, as
-	// OpenSSH does for a key it cannot read itself (a FIDO key's).
+	// OpenSSH does for a key it cannot read itself (a FIDO key's); the
+	// unusable file is still reported.
 	if err := os.WriteFile(bad+".pub", []byte(key.AuthorizedKey()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfg.ConfigFile = writeConfig(t, "Host *\n  IdentitiesOnly yes\n  IdentityFile "+bad+"\n")
-	if err := ping(t, newSSH(t, cfg, nil)); err != nil {
+	out = &tunneltest.SyncBuffer{}
+	if err := ping(t, newSSH(t, cfg, out)); err != nil {
 		t.Fatalf("IdentitiesOnly with the agent's key named by an unusable file's .pub: %v", err)
+	}
+	if !strings.Contains(out.String(), "skipping an identity file") {
+		t.Fatalf("no warning about the unusable identity file beside its .pub: %q", out.String())
 	}
 	// The .pub named itself (an agent that keeps the private key), or
 	// beside a private key that is not there.

@@ -97,10 +97,15 @@ func loadAuth(identityFiles []string, explicit bool, identitiesOnly bool, agentS
 			// A public key, in the file itself (IdentityFile key.pub, as
 			// agents that keep the private key elsewhere have it) or
 			// beside it, names the agent's key to offer, as in OpenSSH.
-			if pub := publicKeyOf(path); pub != nil {
+			pub := publicKey(path)
+			if pub == nil {
+				if !os.IsNotExist(errors.Unwrap(err)) { // else a default identity the user does not have
+					fmt.Fprintf(warn, "chopplan: warning: skipping an identity file: %v\n", err)
+				}
+				pub = publicKey(path + ".pub")
+			}
+			if pub != nil {
 				skipped = append(skipped, &keyFile{path: path, pub: pub})
-			} else if !os.IsNotExist(errors.Unwrap(err)) { // else a default identity the user does not have
-				fmt.Fprintf(warn, "chopplan: warning: skipping an identity file: %v\n", err)
 			}
 		}
 	}
@@ -139,13 +144,11 @@ func loadAuth(identityFiles []string, explicit bool, identitiesOnly bool, agentS
 	return a, nil
 }
 
-// publicKeyOf is the public key in the file path or in path.pub, or nil.
-func publicKeyOf(path string) ssh.PublicKey {
-	for _, p := range []string{path, path + ".pub"} {
-		if b, err := os.ReadFile(p); err == nil {
-			if pub, _, _, _, err := ssh.ParseAuthorizedKey(b); err == nil {
-				return pub
-			}
+// publicKey is the public key the file path holds, or nil.
+func publicKey(path string) ssh.PublicKey {
+	if b, err := os.ReadFile(path); err == nil {
+		if pub, _, _, _, err := ssh.ParseAuthorizedKey(b); err == nil {
+			return pub
 		}
 	}
 	return nil

@@ -174,6 +174,17 @@ func parseConfigPaths(paths []string, required bool) (configFiles, error) {
 	main.Write(finals.Bytes())
 	cfg, err := sshconfig.Decode(&main)
 	if err != nil {
+		// Which file: each alone, its position in its own text (with its
+		// includes in place).
+		for _, p := range paths {
+			m, f, rerr := readConfigFile(p, p != "/etc/ssh/ssh_config")
+			if rerr != nil {
+				continue
+			}
+			if _, perr := sshconfig.Decode(bytes.NewReader(append(m, f...))); perr != nil {
+				return nil, fmt.Errorf("tunnel: ssh: parsing %s (its Include lines in place): %w", p, perr)
+			}
+		}
 		return nil, fmt.Errorf("tunnel: ssh: parsing %s: %w", strings.Join(paths, " and "), err)
 	}
 	return configFiles{cfg}, nil

@@ -250,10 +250,12 @@ func matchAsHost(args []string) string {
 		negated := strings.HasPrefix(criterion, "!")
 		criterion = strings.TrimPrefix(criterion, "!")
 		switch criterion {
-		case "all", "final":
+		case "all":
 			if negated {
 				return neverHost
 			}
+			continue
+		case "final": // !final: the first pass, which is every block's here
 			continue
 		case "canonical":
 			if !negated {

@@ -32,6 +32,7 @@ func TestMatchAsHost(t *testing.T) {
 		{"all", "Host *"},
 		{"final all", "Host *"},
 		{"final", "Host *"},
+		{"!final all", "Host *"},
 		{"canonical all", neverHost},
 		{"!canonical", "Host *"},
 		{"host web*,db1", "Host web* db1"},
