@@ -2,7 +2,6 @@ package tunnel_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -437,18 +436,7 @@ func TestExecCancelledConnectKillsWhatTheCommandStarted(t *testing.T) {
 	if pid == 0 {
 		t.Fatal("the command's child never started")
 	}
-	if processAlive(pid) {
+	if testenv.Alive(pid) {
 		t.Fatalf("the command's child (pid %d) outlived the cancelled connect", pid)
 	}
-}
-
-// processAlive reports whether pid is a process that has not exited.
-func processAlive(pid int) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(stat)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }

@@ -2,7 +2,6 @@ package tunnel
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chopplan/chopplan/internal/testenv"
 )
 
 // startAndRead starts argv (a shell that writes a child's pid to the file
@@ -30,15 +31,6 @@ func startAndRead(t *testing.T, script string) (*processStream, int) {
 	}
 }
 
-func alive(pid int) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-	return len(f) > 0 && f[0] != "Z"
-}
-
 // A command that exits leaving a child in its group, holding its output:
 // the close kills the child, found in the group after its leader is gone.
 func TestCloseKillsWhatTheLeaderLeftInItsGroup(t *testing.T) {
@@ -46,10 +38,10 @@ func TestCloseKillsWhatTheLeaderLeftInItsGroup(t *testing.T) {
 	p, child := startAndRead(t, `sleep 600 & echo $! >"$1"; exit 0`)
 	p.Close()
 	// A SIGKILL takes effect a moment after it is sent.
-	for end := time.Now().Add(10 * time.Second); alive(child) && time.Now().Before(end); {
+	for end := time.Now().Add(10 * time.Second); testenv.Alive(child) && time.Now().Before(end); {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if alive(child) {
+	if testenv.Alive(child) {
 		syscall.Kill(child, syscall.SIGKILL)
 		t.Fatalf("the child (pid %d) the command left in its group outlived the close", child)
 	}
@@ -62,7 +54,7 @@ func TestCloseDoesNotWaitForStderrHeldOutsideTheGroup(t *testing.T) {
 	p, child := startAndRead(t, `setsid sleep 600 & echo $! >"$1"; exec sleep 600`)
 	defer syscall.Kill(child, syscall.SIGKILL)
 	p.Close() // without a bound, until the child ends
-	if !alive(child) {
+	if !testenv.Alive(child) {
 		t.Fatalf("the child outside the group (pid %d) is gone: nothing was proven", child)
 	}
 }

@@ -92,14 +92,22 @@ Host *
   Port 22
 `)
 	files, text := parsed(t, main)
-	for _, tc := range []struct{ alias, key, want string }{
+	expectSettings(t, files, text, []setting{
 		{"web", "User", "deploy"},
 		{"web", "Port", "2200"},        // after the Include, web's block again
 		{"web", "ConnectTimeout", "7"}, // the final block, included in web's, is web's
 		{"db1", "User", ""},            // db*'s block, included in web's, is no host's
 		{"other", "Port", "22"},
 		{"db1", "Port", "22"}, // Match user and Match exec select no host
-	} {
+	})
+}
+
+// setting is what files say for a key of a host.
+type setting struct{ alias, key, want string }
+
+func expectSettings(t *testing.T, files configFiles, text string, want []setting) {
+	t.Helper()
+	for _, tc := range want {
 		if got := files.get(tc.alias, tc.key); got != tc.want {
 			t.Errorf("%s %s = %q, want %q\n%s", tc.alias, tc.key, got, tc.want, text)
 		}
@@ -115,16 +123,12 @@ func TestConfigIncludeAtTopLevel(t *testing.T) {
 	main := filepath.Join(dir, "config")
 	os.WriteFile(main, []byte("Include "+inc+"\nHost web\n  User deploy\nHost *\n  Port 22\n"), 0o644)
 	files, text := parsed(t, main)
-	for _, tc := range []struct{ alias, key, want string }{
+	expectSettings(t, files, text, []setting{
 		{"web", "User", "deploy"}, // a final block sets only what nothing else did
 		{"db1", "User", "everyone"},
 		{"db1", "Port", "5432"},
 		{"web", "Port", "22"},
-	} {
-		if got := files.get(tc.alias, tc.key); got != tc.want {
-			t.Errorf("%s %s = %q, want %q\n%s", tc.alias, tc.key, got, tc.want, text)
-		}
-	}
+	})
 }
 
 // A block for every host is known by its patterns, however it is written:
@@ -157,15 +161,11 @@ func TestConfigFinalBlocksGoLast(t *testing.T) {
 	user := write("user", "Match final all\n  User final-user\n  Include "+inc+"\nMatch host final\n  Port 7\n")
 	system := write("system", "Host web\n  User system\nHost *\n  Port 22\n")
 	files, text := parsed(t, user, system)
-	for _, tc := range []struct{ alias, key, want string }{
+	expectSettings(t, files, text, []setting{
 		{"web", "User", "system"},    // the system's plain block before any final one
 		{"db", "User", "final-user"}, // nothing else sets it
 		{"final", "Port", "7"},       // a host named final: not a final block
-	} {
-		if got := files.get(tc.alias, tc.key); got != tc.want {
-			t.Errorf("%s %s = %q, want %q\n%s", tc.alias, tc.key, got, tc.want, text)
-		}
-	}
+	})
 }
 
 // A * passes over a leading dot in any component it matches, as in
