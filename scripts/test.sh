@@ -6,8 +6,9 @@ set -uo pipefail
 log=$(mktemp "${TMPDIR:-/tmp}/chopplan-test.XXXXXX")
 trap 'rm -f "$log"' EXIT
 
+# PIPESTATUS is read at once: after "|| true" it would be true's.
 go test -count=1 -timeout 20m -v "$@" 2>&1 | tee "$log" |
-  grep -vE '^(=== (RUN|PAUSE|CONT|NAME)|[[:space:]]*--- PASS)' || true
+  grep -vE '^(=== (RUN|PAUSE|CONT|NAME)|[[:space:]]*--- PASS)'
 status=${PIPESTATUS[0]}
 
 passed=$(grep -cE '^[[:space:]]*--- PASS' "$log")
@@ -19,5 +20,8 @@ if [ "${CHOPPLAN_INTEGRATION:-}" = require ] && [ "$skipped" -gt 0 ]; then
   echo "FAIL: ${skipped} test(s) skipped while CHOPPLAN_INTEGRATION=require:"
   grep -E '^[[:space:]]*--- SKIP' -A2 "$log"
   exit 1
+fi
+if [ "$status" -eq 0 ] && [ "$failed" -gt 0 ]; then
+  status=1 # a failure go test did not count in its status
 fi
 exit "$status"

@@ -436,7 +436,7 @@ func TestExecCancelledConnectKillsWhatTheCommandStarted(t *testing.T) {
 	if pid == 0 {
 		t.Fatal("the command's child never started")
 	}
-	if testenv.Alive(pid) {
+	if !testenv.Gone(pid) {
 		t.Fatalf("the command's child (pid %d) outlived the cancelled connect", pid)
 	}
 }

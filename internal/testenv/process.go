@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // killTree kills pid and every process descended from it. sshd puts each
@@ -98,4 +99,16 @@ func Alive(pid int) bool {
 	// pid (comm) state ...: comm may hold spaces and parentheses.
 	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
 	return len(f) > 0 && f[0] != "Z"
+}
+
+// Gone waits until pid has exited, for at most 10 s (a SIGKILL takes
+// effect a moment after it is sent, and a process's files are closed
+// before it shows as exited), and reports whether it did.
+func Gone(pid int) bool {
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if !Alive(pid) {
+			return true
+		}
+	}
+	return false
 }
