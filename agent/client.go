@@ -284,6 +284,12 @@ func (cl *Client) Start(ctx context.Context, name string, args cty.Value, opts *
 		p.outDone = make(chan error, 1)
 		go func() {
 			_, err := call.recv.WriteTo(opts.Out)
+			var local *outputError
+			if errors.As(err, &local) && !closed(call.done) {
+				// The output failed (a full disk): the agent is told to
+				// stop, or it would wait for window that never comes.
+				cl.c.send(frameCancel, id)
+			}
 			p.outDone <- err
 		}()
 	}
@@ -361,7 +367,8 @@ func (p *Pending) wait(grace time.Duration) (cty.Value, error) {
 	if p.outDone != nil {
 		select {
 		case err := <-p.outDone:
-			if err != nil && call.err == nil {
+			var local *outputError
+			if err != nil && (call.err == nil || errors.As(err, &local)) {
 				call.err = fmt.Errorf("agent: %s on %s: data stream: %w", name, cl.host, err)
 			}
 		case <-ctx.Done():

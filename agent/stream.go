@@ -147,10 +147,18 @@ func (s *recvStream) WriteTo(w io.Writer) (int64, error) {
 		s.grant(grant)
 		if err != nil {
 			s.end(err)
-			return total, err
+			return total, &outputError{err}
 		}
 	}
 }
+
+// outputError is a failure of the writer a stream was handed to (a full
+// disk), not of the stream: it is the call's error, whatever the agent
+// says of the call it then cancels.
+type outputError struct{ err error }
+
+func (e *outputError) Error() string { return e.err.Error() }
+func (e *outputError) Unwrap() error { return e.err }
 
 // take records n bytes consumed and returns the credit to grant back now:
 // in quarter-window steps, so updates stay rare.

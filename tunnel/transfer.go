@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -227,36 +228,44 @@ func (b *putBody) WriteTo(w io.Writer) (int64, error) {
 // Fetch copies remotePath from the target to localPath, or to a new temp
 // file when localPath is empty. The content is streamed, verified by
 // sha256, and installed atomically.
-func (t *Tunnel) Fetch(ctx context.Context, remotePath, localPath string) (FetchResult, error) {
+func (t *Tunnel) Fetch(ctx context.Context, remotePath, localPath string) (_ FetchResult, err error) {
 	if localPath == "" {
-		tmp, err := os.CreateTemp("", "chopplan-fetch-*")
-		if err != nil {
-			return FetchResult{}, err
+		tmp, terr := os.CreateTemp("", "chopplan-fetch-*")
+		if terr != nil {
+			return FetchResult{}, terr
 		}
 		localPath = tmp.Name()
 		tmp.Close()
+		defer func() {
+			if err != nil { // Fetch's own error
+				os.Remove(localPath) // the name made for it, unused
+			}
+		}()
 	}
 	abs, err := filepath.Abs(localPath)
 	if err != nil {
 		return FetchResult{}, err
 	}
-	f, err := atomicfile.Create(abs, 0o644)
+	f, err := atomicfile.Create(abs, 0o644&^atomicfile.Umask())
 	if err != nil {
 		return FetchResult{}, fmt.Errorf("tunnel: fetch from %s: %w", t.Name(), err)
 	}
 	defer f.Abort()
 	sink := &fetchSink{f: f, h: hashpipe.New()}
 	v, err := t.CallWith(ctx, "fetch", map[string]any{"src": remotePath}, &agent.CallOptions{Out: sink})
-	sum := sink.h.Sum()
+	sum, size := sink.end()
 	if err != nil {
 		return FetchResult{}, err
 	}
-	res := FetchResult{LocalPath: abs, RemotePath: attrString(v, "path"), Size: attrInt(v, "size"), SHA256: hex.EncodeToString(sum)}
+	// The size is what came, not what the target says of it.
+	res := FetchResult{LocalPath: abs, RemotePath: attrString(v, "path"), Size: size, SHA256: hex.EncodeToString(sum)}
 	if got := attrString(v, "sha256"); got != res.SHA256 {
 		return FetchResult{}, fmt.Errorf("tunnel: fetch %s:%s: content corrupted in transit (received sha256 %s, the target sent %q)", t.Name(), res.RemotePath, res.SHA256, got)
 	}
 	if mode := attrInt(v, "mode"); mode > 0 {
-		f.Chmod(fs.FileMode(mode).Perm())
+		// The target's mode, less this user's umask: a file it calls
+		// world-writable is not made so here.
+		f.Chmod(fs.FileMode(mode).Perm() &^ atomicfile.Umask())
 	}
 	if err := f.Commit(); err != nil {
 		return FetchResult{}, fmt.Errorf("tunnel: fetch from %s: %w", t.Name(), err)
@@ -265,16 +274,37 @@ func (t *Tunnel) Fetch(ctx context.Context, remotePath, localPath string) (Fetch
 }
 
 // fetchSink writes a fetched stream to f and hashes it alongside. The
-// stream hands it whole chunks, which the Hasher may keep.
+// stream hands it whole chunks, which the Hasher may keep. A call ended
+// by its context returns before the stream's writer stops: end stops it
+// first, so no chunk reaches the file or the hasher after.
 type fetchSink struct {
-	f io.Writer
-	h *hashpipe.Hasher
+	mu    sync.Mutex
+	ended bool
+	n     int64
+	f     io.Writer
+	h     *hashpipe.Hasher
 }
 
+var errFetchEnded = errors.New("the fetch has ended")
+
 func (s *fetchSink) WriteChunk(c *chunk.Chunk) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return errFetchEnded
+	}
 	n, err := s.f.Write(c.B)
+	s.n += int64(n)
 	s.h.Write(c, c.B[:n])
 	return err
+}
+
+// end stops the sink and returns the sha256 and size of what it wrote.
+func (s *fetchSink) end() ([]byte, int64) {
+	s.mu.Lock()
+	s.ended = true
+	s.mu.Unlock()
+	return s.h.Sum(), s.n
 }
 
 func (s *fetchSink) Write(p []byte) (int, error) { return chunk.WriteBytes(s, p) }

@@ -3,13 +3,20 @@ package tunnel_test
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/chopplan/chopplan/agent"
+	"github.com/chopplan/chopplan/internal/atomicfile"
+	"github.com/chopplan/chopplan/internal/testenv"
 	"github.com/chopplan/chopplan/tunnel"
 )
 
@@ -116,5 +123,124 @@ func TestPutSeesContentChangeDespiteSameSizeAndMtime(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(dest); string(b) != "version B\n" {
 		t.Fatalf("dest holds %q", b)
+	}
+}
+
+// sparseFile makes a file of size bytes that takes no disk: a fetch of it
+// streams zeros as fast as the pipe goes.
+func sparseFile(t *testing.T, size int64) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "sparse")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A fetch whose context ends mid-stream fails; it does not crash the
+// controller (the stream's writer ran on into a hasher already summed).
+func TestFetchCancelledMidStream(t *testing.T) {
+	t.Parallel()
+	tun := tunnel.New(tunnel.Local("me"), tunnel.Options{})
+	defer tun.Close()
+	src := sparseFile(t, 64<<30)
+	dir := t.TempDir()
+	for i := range 5 {
+		ctx, cancel := context.WithCancel(context.Background())
+		dest := filepath.Join(dir, "dest")
+		go func() {
+			// Cancelled once bytes flow (the destination's directory
+			// holds nothing else but the temp file; O_TMPFILE has no
+			// name, so this waits on the process's written bytes).
+			for range 1000 {
+				if n := writtenBytes(t); n > int64(i+1)<<26 {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			cancel()
+		}()
+		if _, err := tun.Fetch(ctx, src, dest); err == nil {
+			t.Fatal("a fetch cancelled mid-stream succeeded")
+		}
+		if _, err := os.Stat(dest); !os.IsNotExist(err) {
+			t.Fatalf("the cancelled fetch left %s: %v", dest, err)
+		}
+	}
+}
+
+// writtenBytes is how much this process has written, from /proc.
+func writtenBytes(t *testing.T) int64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "wchar: "); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// A fetch into a file system that fills up fails with the local error,
+// at once: the agent is told to stop instead of waiting for window.
+func TestFetchIntoAFullFileSystem(t *testing.T) {
+	testenv.Root(t)
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount: %v: %s", err, out)
+	}
+	defer exec.Command("umount", dir).Run()
+	tun := tunnel.New(tunnel.Local("me"), tunnel.Options{})
+	defer tun.Close()
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.WriteFile(src, make([]byte, 8<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := tun.Fetch(context.Background(), src, filepath.Join(dir, "dest")) // no deadline: a hang fails the test by its timeout
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("fetch into a full file system: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("left in the full file system: %v", entries)
+	}
+	// The connection is still good.
+	if _, err := tun.Call(context.Background(), "ping", nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A fetched file takes the target's mode less this user's umask, and a
+// fetch to no path that fails leaves no temp file behind.
+func TestFetchModeAndNoLeftovers(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	tun := tunnel.New(tunnel.Local("me"), tunnel.Options{})
+	defer tun.Close()
+	src := filepath.Join(t.TempDir(), "src")
+	if err := os.WriteFile(src, []byte("x"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(src, 0o777)
+	dest := filepath.Join(t.TempDir(), "dest")
+	if _, err := tun.Fetch(context.Background(), src, dest); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(dest)
+	if want := 0o777 &^ atomicfile.Umask(); err != nil || fi.Mode().Perm() != want {
+		t.Fatalf("fetched mode %v, want %v: %v", fi.Mode().Perm(), want, err)
+	}
+	if _, err := tun.Fetch(context.Background(), filepath.Join(tmp, "missing"), ""); err == nil {
+		t.Fatal("a fetch of a missing file succeeded")
+	}
+	if left, _ := filepath.Glob(filepath.Join(tmp, "chopplan-fetch-*")); len(left) != 0 {
+		t.Fatalf("a failed fetch left %v", left)
 	}
 }

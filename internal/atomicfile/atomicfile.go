@@ -9,6 +9,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,8 +28,9 @@ type File struct {
 	done      bool
 }
 
-// Create opens a temp file beside dest (created with perm before umask).
-// Call Commit to put it in place, or Abort (safe after Commit) to drop it.
+// Create opens a temp file beside dest, with perm exactly (a chmod: the
+// umask does not apply; see Umask). Call Commit to put it in place, or
+// Abort (safe after Commit) to drop it.
 func Create(dest string, perm os.FileMode) (*File, error) {
 	dir := filepath.Dir(dest)
 	if fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, uint32(perm.Perm())); err == nil {
@@ -143,3 +147,20 @@ func Write(path string, perm os.FileMode, fill func(io.Writer) error) error {
 	}
 	return f.Commit()
 }
+
+// Umask is the process's file mode creation mask, read once from
+// /proc/self/status (Linux 4.7 and later); 022 where it cannot be read.
+// A chmod, unlike open(2), does not apply it: a caller that wants a file
+// as open(2) would make it masks the mode with it.
+var Umask = sync.OnceValue(func() os.FileMode {
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "Umask:"); ok {
+				if m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32); err == nil {
+					return os.FileMode(m)
+				}
+			}
+		}
+	}
+	return 0o022
+})
