@@ -247,7 +247,8 @@ type bodies struct {
 
 type partial struct {
 	frames []*chunk.Chunk
-	size   int
+	size   int // counted against the limit: payloads and partOverhead each
+	n      int // payload bytes
 }
 
 // add keeps a part frame's pooled payload, c, until the body is finished.
@@ -263,7 +264,10 @@ func (b *bodies) add(id uint32, c *chunk.Chunk) bool {
 		cur = &partial{}
 		b.parts[id] = cur
 	}
-	if cur.size+len(c.B) > b.limit || b.total+len(c.B) > b.limit {
+	// A frame costs its payload and what keeping it costs besides, so
+	// that a peer sending tiny parts gets no more memory than the limit.
+	cost := len(c.B) + partOverhead
+	if cur.size+cost > b.limit || b.total+cost > b.limit {
 		b.total -= cur.size
 		delete(b.parts, id)
 		cur.release()
@@ -271,10 +275,16 @@ func (b *bodies) add(id uint32, c *chunk.Chunk) bool {
 		return false
 	}
 	cur.frames = append(cur.frames, c)
-	cur.size += len(c.B)
-	b.total += len(c.B)
+	cur.size += cost
+	cur.n += len(c.B)
+	b.total += cost
 	return true
 }
+
+// partOverhead is what holding one part frame costs beyond its payload
+// (the chunk, its slice entry, allocation rounding), counted against the
+// body limit.
+const partOverhead = 128
 
 func (p *partial) release() {
 	for _, c := range p.frames {
@@ -293,7 +303,7 @@ func (b *bodies) finish(id uint32, last []byte) ([]byte, bool) {
 	if cur.size+len(last) > b.limit {
 		return nil, false
 	}
-	out := bigbuf.Make(0, cur.size+len(last))
+	out := bigbuf.Make(0, cur.n+len(last))
 	for _, f := range cur.frames {
 		out = append(out, f.B...)
 	}

@@ -108,3 +108,29 @@ func TestCloseGivesUpTheLentPages(t *testing.T) {
 		t.Fatalf("a send after close: %v", err)
 	}
 }
+
+// A peer sending tiny frames gets no more memory than a limit's worth:
+// a stream holds at most maxBufferedChunks frames, and a body counts each
+// part's overhead besides its bytes.
+func TestTinyFramesAreBounded(t *testing.T) {
+	s := newRecvStream(newConn("t", &fakePipe{}), 1)
+	n := 0
+	for ; n < 2*maxBufferedChunks; n++ {
+		if !s.push(chunk.Get(1)) {
+			break
+		}
+	}
+	if n != maxBufferedChunks {
+		t.Fatalf("%d one-byte frames held, want %d", n, maxBufferedChunks)
+	}
+	b := &bodies{limit: 1 << 20}
+	parts := 0
+	for ; parts < 1<<20; parts++ {
+		if !b.add(1, chunk.Get(1)) {
+			break
+		}
+	}
+	if want := (1 << 20) / (1 + partOverhead); parts > want {
+		t.Fatalf("%d one-byte parts held under a 1 MiB limit, want at most %d", parts, want)
+	}
+}

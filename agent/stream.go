@@ -14,6 +14,12 @@ import (
 // initialWindow bytes of one stream, however slow its consumer.
 const initialWindow = 16 << 20
 
+// maxBufferedChunks bounds the frames a stream holds unread: the window
+// counts bytes, and a sender of 1-byte frames would otherwise have the
+// receiver hold millions of them. A sender's frames are up to 1 MiB, cut
+// smaller only by the window's quarter steps: a few dozen at a time.
+const maxBufferedChunks = 4096
+
 // errStreamClosed reports a write to a stream whose call has ended.
 var errStreamClosed = errors.New("data stream closed")
 
@@ -47,7 +53,7 @@ func (s *recvStream) push(c *chunk.Chunk) bool {
 		c.Release() // late data after an abort: drop it
 		return true
 	}
-	if s.buffered+len(c.B) > initialWindow {
+	if s.buffered+len(c.B) > initialWindow || len(s.chunks) >= maxBufferedChunks {
 		c.Release()
 		return false
 	}

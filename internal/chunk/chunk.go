@@ -35,11 +35,16 @@ var stranded struct {
 // give its pages up (ReleaseLent).
 var pool = sync.Pool{New: func() any { return &Chunk{B: pageAligned(Size), pooled: true} }}
 
+// minPooled is the smallest chunk taken from the pool: a pooled 1 MiB
+// buffer held for a few bytes would let a peer sending tiny frames pin a
+// megabyte with each.
+const minPooled = 64 << 10
+
 // Get returns a chunk of n bytes with one reference, the caller's. Sizes
-// over Size are allocated, not pooled.
+// over Size, and under minPooled, are allocated, not pooled.
 func Get(n int) *Chunk {
 	var c *Chunk
-	if n <= Size {
+	if n >= minPooled && n <= Size {
 		c = pool.Get().(*Chunk)
 		c.B = c.B[:n]
 	} else {

@@ -51,3 +51,16 @@ func TestWriteGivesAWriterTheChunk(t *testing.T) {
 		t.Fatalf("Write to a bytes.Buffer: %d, %v, %q", n, err, buf.String())
 	}
 }
+
+// A small chunk is its own size, not a pooled 1 MiB buffer held for a few
+// bytes (a peer's tiny frames would pin a megabyte each).
+func TestSmallChunksAreTheirOwnSize(t *testing.T) {
+	c := Get(10)
+	if cap(c.B) != 10 || c.pooled {
+		t.Fatalf("a 10-byte chunk: cap %d, pooled %v", cap(c.B), c.pooled)
+	}
+	c.Release()
+	if big := Get(minPooled); !big.pooled || cap(big.B) != Size {
+		t.Fatalf("a %d-byte chunk: cap %d, pooled %v", minPooled, cap(big.B), big.pooled)
+	}
+}
