@@ -287,9 +287,11 @@ func (s *sendStream) ReadFrom(r io.Reader) (int64, error) {
 	}
 }
 
+// addWindow adds the receiver's credit, capped so that no run of window
+// frames can make it wrap.
 func (s *sendStream) addWindow(n int) {
 	s.mu.Lock()
-	s.window += n
+	s.window = min(s.window+n, 1<<40)
 	s.cond.Broadcast()
 	s.mu.Unlock()
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -18,6 +19,8 @@ type outputLines struct {
 	partial    [3][]byte // by stream
 	held       bool
 	waiting    []Event
+	heldBytes  int // of waiting, counted as in emit
+	dropped    int // lines not kept: waiting was full
 }
 
 func (r *runner) outputLines(host, task string) *outputLines {
@@ -52,14 +55,28 @@ func (o *outputLines) write(stream int, p []byte) {
 // maxOutputLine is the longest line of output held back for its end.
 const maxOutputLine = 64 << 10
 
-// emit sends a line, or keeps it while held. o.mu is held.
+// emit sends a line, or keeps it while held, up to maxHeldOutput bytes:
+// a target may send output for a call queued behind one that never ends,
+// and past that the lines are counted, not kept. o.mu is held.
 func (o *outputLines) emit(e Event) {
-	if o.held {
-		o.waiting = append(o.waiting, e)
+	if !o.held {
+		o.r.emit(e)
 		return
 	}
-	o.r.emit(e)
+	if o.heldBytes+len(e.Line) > maxHeldOutput {
+		o.dropped++
+		return
+	}
+	o.heldBytes += len(e.Line) + heldLineOverhead
+	o.waiting = append(o.waiting, e)
 }
+
+// maxHeldOutput bounds the output kept back for a queued call, and
+// heldLineOverhead is what keeping a line costs besides its text.
+const (
+	maxHeldOutput    = 16 << 20
+	heldLineOverhead = 256
+)
 
 // hold keeps the lines back until release.
 func (o *outputLines) hold() {
@@ -76,7 +93,11 @@ func (o *outputLines) release() {
 	for _, e := range o.waiting {
 		o.r.emit(e)
 	}
-	o.waiting = nil
+	if o.dropped > 0 {
+		o.r.emit(Event{Type: EventOutput, Host: o.host, Task: o.task, Stream: 2,
+			Line: fmt.Sprintf("(chopplan: %d lines of output dropped: more than %d MiB came while the task waited its turn)", o.dropped, maxHeldOutput>>20)})
+	}
+	o.waiting, o.heldBytes, o.dropped = nil, 0, 0
 }
 
 func (o *outputLines) flush() {

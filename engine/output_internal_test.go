@@ -23,3 +23,23 @@ func TestOutputLinesBoundALineWithoutEnd(t *testing.T) {
 		t.Fatalf("the pieces do not make the line: %d pieces", len(lines))
 	}
 }
+
+// Output for a call still waiting its turn is kept up to a bound, and
+// what comes past it is counted and said, not kept.
+func TestHeldOutputIsBounded(t *testing.T) {
+	var lines []string
+	r := &runner{opts: Options{Sink: SinkFunc(func(e Event) { lines = append(lines, e.Line) })}}
+	o := r.outputLines("h", "tasks.t.x")
+	o.hold()
+	line := []byte(strings.Repeat("x", 1023) + "\n")
+	for range 2 * maxHeldOutput / len(line) {
+		o.write(1, line)
+	}
+	if o.heldBytes > maxHeldOutput {
+		t.Fatalf("%d bytes held", o.heldBytes)
+	}
+	o.release()
+	if len(lines) == 0 || !strings.Contains(lines[len(lines)-1], "lines of output dropped") {
+		t.Fatalf("%d lines released, the last %q", len(lines), lines[len(lines)-1])
+	}
+}
