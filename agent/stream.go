@@ -16,9 +16,11 @@ const initialWindow = 16 << 20
 
 // maxBufferedChunks bounds the frames a stream holds unread: the window
 // counts bytes, and a sender of 1-byte frames would otherwise have the
-// receiver hold millions of them. A sender's frames are up to 1 MiB, cut
-// smaller only by the window's quarter steps: a few dozen at a time.
-const maxBufferedChunks = 4096
+// receiver hold 16 million of them (a few GB). A put's or fetch's frames
+// are up to 1 MiB; a via relay's are as small as the far agent's writes
+// (one per result when calls are few), so the bound is generous: 65,536
+// frames hold at most some 6 MB besides their bytes.
+const maxBufferedChunks = 1 << 16
 
 // errStreamClosed reports a write to a stream whose call has ended.
 var errStreamClosed = errors.New("data stream closed")
