@@ -264,9 +264,13 @@ func (b *bodies) add(id uint32, c *chunk.Chunk) bool {
 		cur = &partial{}
 		b.parts[id] = cur
 	}
-	// A frame costs its payload and what keeping it costs besides, so
-	// that a peer sending tiny parts gets no more memory than the limit.
-	cost := len(c.B) + partOverhead
+	// A small frame costs its payload and what keeping it costs besides,
+	// so that a peer sending tiny parts gets no more memory than the
+	// limit (a sender's parts are 1 MiB but for the last).
+	cost := len(c.B)
+	if cost < smallFrame {
+		cost += partOverhead
+	}
 	if cur.size+cost > b.limit || b.total+cost > b.limit {
 		b.total -= cur.size
 		delete(b.parts, id)

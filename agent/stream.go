@@ -17,10 +17,11 @@ const initialWindow = 16 << 20
 // maxBufferedChunks bounds the frames a stream holds unread: the window
 // counts bytes, and a sender of 1-byte frames would otherwise have the
 // receiver hold 16 million of them (a few GB). A put's or fetch's frames
-// are up to 1 MiB; a via relay's are as small as the far agent's writes
-// (one per result when calls are few), so the bound is generous: 65,536
-// frames hold at most some 6 MB besides their bytes.
-const maxBufferedChunks = 1 << 16
+// are up to 1 MiB; a via relay's are as small as the far agent's writes,
+// one per result or line when they are few, so the bound is generous: a
+// relay would need a million unread (a controller whose output has been
+// stalled for many minutes), and they hold some 100 MB besides their bytes.
+const maxBufferedChunks = 1 << 20
 
 // errStreamClosed reports a write to a stream whose call has ended.
 var errStreamClosed = errors.New("data stream closed")
@@ -64,6 +65,10 @@ func (s *recvStream) push(c *chunk.Chunk) bool {
 	s.cond.Signal()
 	return true
 }
+
+// smallFrame is the size under which a part frame's keeping is counted
+// besides its bytes (bodies.add).
+const smallFrame = 4 << 10
 
 // dropChunks releases what is buffered once nobody will read it.
 func (s *recvStream) dropChunks() {
@@ -293,7 +298,7 @@ func (s *sendStream) ReadFrom(r io.Reader) (int64, error) {
 // frames can make it wrap.
 func (s *sendStream) addWindow(n int) {
 	s.mu.Lock()
-	s.window = min(s.window+n, 1<<40)
+	s.window = min(s.window+n, 1<<30)
 	s.cond.Broadcast()
 	s.mu.Unlock()
 }

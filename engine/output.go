@@ -63,8 +63,8 @@ func (o *outputLines) emit(e Event) {
 		o.r.emit(e)
 		return
 	}
-	if o.heldBytes+len(e.Line) > maxHeldOutput {
-		o.dropped++
+	if o.dropped > 0 || o.heldBytes+len(e.Line) > maxHeldOutput {
+		o.dropped++ // and every line after: no gap in what is kept
 		return
 	}
 	o.heldBytes += len(e.Line) + heldLineOverhead
