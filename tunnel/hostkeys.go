@@ -182,6 +182,17 @@ var certAlgorithms = []string{
 	ssh.CertAlgoRSASHA512v01, ssh.CertAlgoRSASHA256v01,
 }
 
+// recordedKeys reads a known_hosts check's error: whether it is a key
+// not on record (a KeyError), and the host's own keys that are (none:
+// unknown; some: changed).
+func recordedKeys(err error) (known []knownhosts.KnownKey, keyErr bool) {
+	var ke *knownhosts.KeyError
+	if !errors.As(err, &ke) {
+		return nil, false
+	}
+	return plainKeys(ke.Want), true
+}
+
 // plainKeys drops from known the keys of @cert-authority lines, which
 // x/crypto/ssh lists among a host's known keys: an authority's key is not
 // the host's, and a host whose plain key is not on record but whose
@@ -242,16 +253,16 @@ func (p *hostKeyPolicy) callback(addr string) (ssh.HostKeyCallback, []string, er
 		}
 		host := knownhosts.Normalize(hostname)
 		herr := &HostKeyError{Host: host, Key: key, KnownHostsFile: p.knownHostsFile()}
-		var ke *knownhosts.KeyError
 		var re *knownhosts.RevokedError
+		known, keyErr := recordedKeys(err)
 		switch {
 		case errors.As(err, &re):
 			herr.Revoked = true
 			return herr
-		case errors.As(err, &ke) && len(plainKeys(ke.Want)) > 0:
-			herr.Changed, herr.Known = true, plainKeys(ke.Want)
+		case len(known) > 0:
+			herr.Changed, herr.Known = true, known
 			return herr
-		case errors.As(err, &ke):
+		case keyErr:
 			if p.mode != HostKeyAcceptNew {
 				return herr
 			}
@@ -342,12 +353,11 @@ func (p *hostKeyPolicy) recordKey(hostname string, remote net.Addr, key ssh.Publ
 	host := knownhosts.Normalize(hostname)
 	if db, err := p.database(); err == nil {
 		err := db(hostname, remote, key)
-		var ke *knownhosts.KeyError
-		switch {
-		case err == nil:
+		if err == nil {
 			return true, nil
-		case errors.As(err, &ke) && len(plainKeys(ke.Want)) > 0:
-			return false, &HostKeyError{Host: host, Key: key, KnownHostsFile: p.record, Changed: true, Known: plainKeys(ke.Want)}
+		}
+		if known, _ := recordedKeys(err); len(known) > 0 {
+			return false, &HostKeyError{Host: host, Key: key, KnownHostsFile: p.record, Changed: true, Known: known}
 		}
 	}
 	name := host

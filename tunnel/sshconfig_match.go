@@ -224,27 +224,12 @@ func splitConfigLine(line string) (string, []string) {
 }
 
 // matchAsBlock is the block a Match line with these criteria opens: the
-// Host line that selects the same hosts (matchAsHost), final or not.
+// Host line that selects the same hosts (see the comment above), final
+// when final is among its criteria.
 func matchAsBlock(args []string) block {
-	line := matchAsHost(args)
-	final := false
-	for i := 0; i < len(args); i++ {
-		switch strings.ToLower(args[i]) {
-		case "final":
-			final = true
-		case "all", "canonical", "!all", "!canonical", "!final":
-		default:
-			i++ // a criterion's argument, which may be the word final
-		}
-	}
-	return block{line: line, every: line == "Host *", final: final}
-}
-
-// matchAsHost is the Host line that selects the hosts a Match line with
-// these criteria does (see the comment above).
-func matchAsHost(args []string) string {
+	never := block{line: neverHost}
 	var hosts []string
-	hostCriteria := 0
+	hostCriteria, final := 0, false
 	for i := 0; i < len(args); i++ {
 		criterion := strings.ToLower(args[i])
 		negated := strings.HasPrefix(criterion, "!")
@@ -252,26 +237,27 @@ func matchAsHost(args []string) string {
 		switch criterion {
 		case "all":
 			if negated {
-				return neverHost
+				return never
 			}
 			continue
 		case "final": // !final: the first pass, which is every block's here
+			final = final || !negated
 			continue
 		case "canonical":
 			if !negated {
-				return neverHost
+				return never
 			}
 			continue
 		}
 		if i+1 >= len(args) {
-			return neverHost // a criterion without its argument
+			return never // a criterion without its argument
 		}
-		i++
+		i++ // the argument, which may be the word final
 		patterns := strings.Split(args[i], ",")
 		switch criterion {
 		case "host", "originalhost":
 			if hostCriteria++; hostCriteria > 1 {
-				return neverHost
+				return never
 			}
 			if negated {
 				hosts = append(hosts, "*")
@@ -285,16 +271,16 @@ func matchAsHost(args []string) string {
 			}
 		case "localuser":
 			if matchPatternList(localUserName(), patterns) == negated {
-				return neverHost
+				return never
 			}
 		default:
-			return neverHost
+			return never
 		}
 	}
 	if len(hosts) == 0 {
-		return "Host *"
+		return block{line: "Host *", every: true, final: final}
 	}
-	return "Host " + strings.Join(hosts, " ")
+	return block{line: "Host " + strings.Join(hosts, " "), final: final}
 }
 
 // matchPatternList reports whether s matches a comma-separated ssh_config

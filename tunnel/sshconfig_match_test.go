@@ -48,7 +48,7 @@ func TestMatchAsHost(t *testing.T) {
 		{"host", neverHost},
 	} {
 		_, args := splitConfigLine("Match " + tc.match)
-		if got := matchAsHost(args); got != tc.host {
+		if got := matchAsBlock(args).line; got != tc.host {
 			t.Errorf("Match %s: %q, want %q", tc.match, got, tc.host)
 		}
 	}
