@@ -385,13 +385,24 @@ func upload(w io.Writer, bin *AgentBinary, enc string) error {
 }
 
 // readBootstrapLine returns the next line of the script's, without its
-// marker, and with at least one word. What a login writes to stdout
-// before the script starts (a chatty ~/.bashrc, say) is passed to
-// stderr, once, with a note, so it neither breaks the bootstrap nor goes
-// unnoticed; so is what precedes the marker on its line (such output with
-// no newline of its own). At most 64 KiB of it is taken, in lines of at
-// most r's buffer size.
+// marker (readMarkedLine).
 func readBootstrapLine(r *bufio.Reader, stderr io.Writer) (string, error) {
+	return readMarkedLine(r, bootstrapMarker, stderr)
+}
+
+// errTooMuchOutput ends a wait for a marked line that a host answers with
+// other output, on and on.
+var errTooMuchOutput = errors.New("more than 64 KiB of unexpected output on stdout")
+
+// readMarkedLine returns the next line that begins with marker and a
+// space, without them, and with at least one word: the bootstrap
+// script's lines, and the sudo wrapper's. What a login writes to stdout
+// first (a chatty ~/.bashrc, say) is passed to stderr, once, with a note,
+// so it neither breaks the bootstrap nor goes unnoticed; so is what
+// precedes the marker on its line (such output with no newline of its
+// own). At most 64 KiB of it is taken, in lines of at most r's buffer
+// size.
+func readMarkedLine(r *bufio.Reader, marker string, stderr io.Writer) (string, error) {
 	for skipped := 0; ; {
 		b, err := r.ReadSlice('\n')
 		if err != nil && err != bufio.ErrBufferFull {
@@ -399,15 +410,15 @@ func readBootstrapLine(r *bufio.Reader, stderr io.Writer) (string, error) {
 		}
 		line := strings.TrimRight(string(b), "\r\n")
 		if err == nil {
-			if i := strings.Index(line, bootstrapMarker+" "); i >= 0 {
-				if rest := line[i+len(bootstrapMarker)+1:]; strings.TrimSpace(rest) != "" {
+			if i := strings.Index(line, marker+" "); i >= 0 {
+				if rest := line[i+len(marker)+1:]; strings.TrimSpace(rest) != "" {
 					ignoreOutput(stderr, line[:i])
 					return rest, nil
 				}
 			}
 		}
 		if skipped += len(b); skipped > 64<<10 {
-			return "", fmt.Errorf("more than 64 KiB of unexpected output on stdout")
+			return "", errTooMuchOutput
 		}
 		ignoreOutput(stderr, line)
 	}

@@ -435,16 +435,13 @@ func drainStderr(sess *ssh.Session) {
 // on its own lines or before a marker) is reported and skipped; more than
 // 64 KiB of it is an error.
 func (k *sshKind) sendSudoPassword(stdin io.Writer, r *bufio.Reader, stderr io.Writer) error {
-	for asked, skipped := 0, 0; ; {
-		b, err := r.ReadSlice('\n')
-		if err != nil && err != bufio.ErrBufferFull {
-			return fmt.Errorf("the shell ended before sudo ran (%v)", describeBootstrapEOF(err, string(b)))
+	for asked := 0; ; {
+		word, err := readMarkedLine(r, sudoMarker, stderr)
+		if errors.Is(err, errTooMuchOutput) {
+			return err
 		}
-		line := strings.TrimRight(string(b), "\r\n")
-		word := ""
-		if i := strings.Index(line, sudoMarker+" "); i >= 0 && err == nil {
-			ignoreOutput(stderr, line[:i])
-			word = line[i+len(sudoMarker)+1:]
+		if err != nil {
+			return fmt.Errorf("the shell ended before sudo ran (%v)", err)
 		}
 		switch word {
 		case "none":
@@ -464,10 +461,7 @@ func (k *sshKind) sendSudoPassword(stdin io.Writer, r *bufio.Reader, stderr io.W
 				return nil
 			}
 		default:
-			if skipped += len(b); skipped > 64<<10 {
-				return errors.New("more than 64 KiB of unexpected output on stdout")
-			}
-			ignoreOutput(stderr, line)
+			ignoreOutput(stderr, sudoMarker+" "+word)
 		}
 	}
 }
