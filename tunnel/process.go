@@ -123,13 +123,12 @@ func (p *processStream) Close() error {
 	p.once.Do(func() {
 		p.stdin.Close()
 		deadline := time.Now().Add(closeGrace)
-		wait := func() time.Duration { return time.Until(deadline) }
 		select {
 		case <-p.waitDone:
 		case <-time.After(closeGrace):
 			p.kill()
 			<-p.waitDone
-			wait = func() time.Duration { return time.Second }
+			deadline = time.Now().Add(time.Second)
 		}
 		// What is left of the grace (a second after a kill) for what
 		// still holds stderr: then what is left of the group is killed,
@@ -137,7 +136,7 @@ func (p *processStream) Close() error {
 		// one reads.
 		select {
 		case <-p.stderrDone:
-		case <-time.After(wait()):
+		case <-time.After(time.Until(deadline)):
 			p.kill()
 			p.stderr.Close() // ends the copy
 			<-p.stderrDone
