@@ -44,16 +44,13 @@ func (o *outputLines) write(stream int, p []byte) {
 	}
 	// A line that does not end is sent in pieces: a host writing without
 	// newlines cannot make the controller hold all it writes.
-	for len(buf) > maxOutputLine {
-		cut := termsafe.Cut(buf, maxOutputLine)
+	for len(buf) > termsafe.MaxLine {
+		cut := termsafe.Cut(buf, termsafe.MaxLine)
 		o.emit(Event{Type: EventOutput, Host: o.host, Task: o.task, Stream: stream, Line: string(buf[:cut])})
 		buf = buf[cut:]
 	}
 	o.partial[stream] = append(o.partial[stream][:0], buf...)
 }
-
-// maxOutputLine is the longest line of output held back for its end.
-const maxOutputLine = 64 << 10
 
 // emit sends a line, or keeps it while held, up to maxHeldOutput bytes:
 // a target may send output for a call queued behind one that never ends,
@@ -63,7 +60,7 @@ func (o *outputLines) emit(e Event) {
 		o.r.emit(e)
 		return
 	}
-	if o.dropped > 0 || o.heldBytes+len(e.Line) > maxHeldOutput {
+	if o.dropped > 0 || o.heldBytes+len(e.Line)+heldLineOverhead > maxHeldOutput {
 		o.dropped++ // and every line after: no gap in what is kept
 		return
 	}

@@ -3,6 +3,8 @@ package engine
 import (
 	"strings"
 	"testing"
+
+	"github.com/chopplan/chopplan/internal/termsafe"
 )
 
 // A call's live output that never ends a line is sent in pieces, not
@@ -11,15 +13,15 @@ func TestOutputLinesBoundALineWithoutEnd(t *testing.T) {
 	var lines []string
 	r := &runner{opts: Options{Sink: SinkFunc(func(e Event) { lines = append(lines, e.Line) })}}
 	o := r.outputLines("h", "tasks.t.x")
-	o.write(1, []byte(strings.Repeat("a", maxOutputLine-1)+"é"+strings.Repeat("b", 2*maxOutputLine)))
-	if len(lines) != 3 || lines[0] != strings.Repeat("a", maxOutputLine-1) || !strings.HasPrefix(lines[1], "éb") {
+	o.write(1, []byte(strings.Repeat("a", termsafe.MaxLine-1)+"é"+strings.Repeat("b", 2*termsafe.MaxLine)))
+	if len(lines) != 3 || lines[0] != strings.Repeat("a", termsafe.MaxLine-1) || !strings.HasPrefix(lines[1], "éb") {
 		t.Fatalf("%d pieces sent; the first %d bytes", len(lines), len(lines[0]))
 	}
-	if n := len(o.partial[1]); n > maxOutputLine {
+	if n := len(o.partial[1]); n > termsafe.MaxLine {
 		t.Fatalf("%d bytes held", n)
 	}
 	o.flush()
-	if len(lines) != 4 || strings.Join(lines, "") != strings.Repeat("a", maxOutputLine-1)+"é"+strings.Repeat("b", 2*maxOutputLine) {
+	if len(lines) != 4 || strings.Join(lines, "") != strings.Repeat("a", termsafe.MaxLine-1)+"é"+strings.Repeat("b", 2*termsafe.MaxLine) {
 		t.Fatalf("the pieces do not make the line: %d pieces", len(lines))
 	}
 }

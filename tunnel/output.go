@@ -33,7 +33,7 @@ func (lw *LineWriter) host(name string) *hostLines {
 // LinePrefixer writes complete lines with a prefix. What a host writes
 // is data, shown, not obeyed (termsafe). A line's closing CR (CRLF) is
 // dropped. A line longer
-// than maxLine is printed in pieces, so a host writing without newlines
+// than termsafe.MaxLine is printed in pieces, so a host writing without newlines
 // makes the controller hold no more than that. Writes never fail: output
 // is best effort, and a failed write to the Output loses that output,
 // not the host's connection.
@@ -43,9 +43,6 @@ type LinePrefixer struct {
 	mu      sync.Mutex
 	partial []byte
 }
-
-// maxLine is the longest line a LinePrefixer holds back for its end.
-const maxLine = 64 << 10
 
 func (p *LinePrefixer) Write(b []byte) (int, error) {
 	p.mu.Lock()
@@ -61,8 +58,8 @@ func (p *LinePrefixer) Write(b []byte) (int, error) {
 		// A line is shown whole (termsafe), not as the writes that made
 		// it: a write may end inside a character or a colour.
 		line := append(p.partial, seg...)
-		for len(line) > maxLine {
-			cut := termsafe.Cut(line, maxLine)
+		for len(line) > termsafe.MaxLine {
+			cut := termsafe.Cut(line, termsafe.MaxLine)
 			out = p.appendLine(out, line[:cut], false)
 			line = line[cut:]
 		}

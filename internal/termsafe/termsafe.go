@@ -14,6 +14,12 @@ import (
 	"unicode/utf8"
 )
 
+// MaxLine is the longest line held back for its end, by what prints a
+// host's output a line at a time: a longer one is printed in pieces (cut
+// where Cut says), so a host writing without newlines cannot make the
+// controller hold all it writes.
+const MaxLine = 64 << 10
+
 // reset ends the colours a line set.
 const reset = "\x1b[0m"
 
